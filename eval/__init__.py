@@ -1,0 +1,1 @@
+"""Eval datasets, scorer, report and benchmarks."""

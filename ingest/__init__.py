@@ -1,0 +1,1 @@
+"""Turning files, folders, URLs and JSONL into stored, chunked, embedded articles."""

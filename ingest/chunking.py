@@ -1,0 +1,113 @@
+"""Sentence-aware chunks that keep their character span in the article text.
+
+Sentences come from NLTK's Punkt model (the copy that ships inside llama-index-core) within
+each line; chunks pack whole sentences up to a budget of the embedding model's own tokens, so no
+chunk is ever cut off by the model, and repeat trailing sentences as overlap.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import importlib.util
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.records import Chunk
+
+TokenSpans = Callable[[str], list[tuple[int, int]]]
+
+_LINE = re.compile(r"[^\n]+")
+
+
+@functools.lru_cache(maxsize=1)
+def _punkt() -> Any:
+    import nltk
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    # Located without importing llama_index, which takes seconds.
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llama-index-core, which ships the Punkt sentence model, is missing")
+    cache = Path(next(iter(spec.submodule_search_locations))) / "_static" / "nltk_cache"
+    if str(cache) not in nltk.data.path:
+        nltk.data.path.append(str(cache))
+    return PunktTokenizer("english")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every sentence; lines (headlines, captions) are never joined."""
+    punkt = _punkt()
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text):
+        body = line.group()
+        if not body.strip():
+            continue
+        base = line.start()
+        for a, b in punkt.span_tokenize(body):
+            spans.append((base + a, base + b))
+    return spans
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+
+
+def _units(text: str, token_spans: list[tuple[int, int]], max_tokens: int) -> list[_Unit]:
+    starts = [s for s, _ in token_spans]
+    units: list[_Unit] = []
+    for a, b in sentence_spans(text):
+        lo = bisect.bisect_left(starts, a)
+        hi = bisect.bisect_left(starts, b)
+        if hi - lo <= max_tokens:
+            units.append(_Unit(a, b, hi - lo))
+            continue
+        # A sentence longer than the model reads is cut at token boundaries.
+        for i in range(lo, hi, max_tokens):
+            j = min(i + max_tokens, hi)
+            start = a if i == lo else token_spans[i][0]
+            end = b if j == hi else token_spans[j - 1][1]
+            units.append(_Unit(start, end, j - i))
+    return units
+
+
+def chunk_text(
+    article_id: str,
+    text: str,
+    token_spans: TokenSpans,
+    max_tokens: int,
+    overlap_tokens: int = 0,
+) -> list[Chunk]:
+    """Chunks of ``text`` holding at most ``max_tokens`` tokens each.
+
+    ``token_spans`` gives the character spans of the embedding model's tokens; every chunk
+    satisfies ``text[chunk.start:chunk.end] == chunk.text``.
+    """
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be positive")
+    units = _units(text, token_spans(text), max_tokens)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j, total = i, 0
+        while j < len(units) and total + units[j].tokens <= max_tokens:
+            total += units[j].tokens
+            j += 1
+        j = max(j, i + 1)
+        start, end = units[i].start, units[j - 1].end
+        chunks.append(Chunk(article_id, len(chunks), start, end, text[start:end]))
+        if j >= len(units):
+            break
+        # Step back over trailing sentences that fit the overlap, always moving forward.
+        k, overlap = j, 0
+        while k - 1 > i and overlap + units[k - 1].tokens <= overlap_tokens:
+            overlap += units[k - 1].tokens
+            k -= 1
+        i = k
+    return chunks

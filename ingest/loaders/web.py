@@ -1,0 +1,57 @@
+"""Articles at http(s) URLs: fetched, then parsed as HTML (or as PDF or text by content type)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import httpx
+
+from ingest.loaders.base import LoadError, decode_text, mb
+from ingest.loaders.html import MARKUP_FACTOR, article_from_html
+from ingest.loaders.pdf import PDF_FACTOR, article_from_pdf
+from ingest.loaders.text import article_from_text
+from rag.records import Article
+
+USER_AGENT = "rag-news/0.1 (+article ingest)"
+
+
+def fetch(url: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
+    """The body (at most ``max_bytes``) and content type at ``url``."""
+    try:
+        with httpx.stream(
+            "GET",
+            url,
+            timeout=timeout,
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT},
+        ) as response:
+            if response.status_code >= 400:
+                raise LoadError(url, f"HTTP {response.status_code} {response.reason_phrase}")
+            body = bytearray()
+            for piece in response.iter_bytes():
+                body.extend(piece)
+                if len(body) > max_bytes:
+                    raise LoadError(url, f"too large: over {mb(max_bytes)} (RAG_MAX_ARTICLE_MB)")
+            return bytes(body), response.headers.get("content-type", "")
+    except httpx.TimeoutException:
+        raise LoadError(url, f"timed out after {timeout:.0f} s") from None
+    except httpx.ConnectError as exc:
+        raise LoadError(url, f"unreachable ({exc})") from None
+    except httpx.HTTPError as exc:
+        raise LoadError(url, f"fetch failed ({exc})") from None
+
+
+def load_url(url: str, limit: int, timeout: float) -> Article:
+    """The article at ``url``."""
+    body, ctype = fetch(url, timeout, limit * PDF_FACTOR)
+    ctype = ctype.split(";")[0].strip().lower()
+    if ctype == "application/pdf" or body.startswith(b"%PDF-"):
+        return article_from_pdf(body, url, limit, url=url)
+    if len(body) > limit * MARKUP_FACTOR:
+        raise LoadError(url, f"too large: {mb(len(body))} page (RAG_MAX_ARTICLE_MB)")
+    if ctype in ("text/plain", "text/markdown"):
+        article = article_from_text(
+            decode_text(url, body), url, markdown=ctype == "text/markdown", key=url
+        )
+        return replace(article, url=article.url or url)
+    return article_from_html(body, url, limit, url=url)

