@@ -48,7 +48,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             continue
         base = line.start()
         for a, b in punkt.span_tokenize(body):
-            spans.append((base + a, base + b))
+            piece = body[a:b]
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece) - len(piece.rstrip())
+            if lead < len(piece):
+                spans.append((base + a + lead, base + b - trail))
     return spans
 
 

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import rag  # noqa: F401  (sets the offline and no-telemetry defaults first)
@@ -16,7 +17,8 @@ from rag.embeddings import EmbeddingError, embedding_model_name
 from rag.store import Store, StoreError
 
 
-def _config(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The config that the global options and ``RAG_*`` variables describe."""
     return Config.from_env(
         home=Path(args.home) if args.home else None,
         chroma_url=args.chroma_url,
@@ -34,7 +36,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.progress import progress_for
     from rag.assistant import Assistant
 
-    config = _config(args)
+    config = config_from_args(args)
     if args.if_empty:
         store = Store.open(config, embedding_model_name(config.embed_model))
         if store.documents():
@@ -47,7 +49,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_docs_list(args: argparse.Namespace) -> int:
-    docs = _open_store(_config(args)).documents()
+    docs = _open_store(config_from_args(args)).documents()
     if args.json:
         print(json.dumps([asdict(d) for d in docs], indent=2))
         return 0
@@ -63,7 +65,7 @@ def cmd_docs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_docs_remove(args: argparse.Namespace) -> int:
-    store = _open_store(_config(args))
+    store = _open_store(config_from_args(args))
     missing = 0
     for ref in args.refs:
         found = store.find(ref)
@@ -101,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     remove = docs_sub.add_parser("remove", help="remove articles by id, id prefix, URL or path")
     remove.add_argument("refs", nargs="+", metavar="ID|URL")
     remove.set_defaults(func=cmd_docs_remove)
+
+    # Commands of the packages built on rag (eval, ui) come in through entry points, so that
+    # rag never imports them.
+    for entry in entry_points(group="rag.commands"):
+        entry.load()(sub)
     return parser
 
 

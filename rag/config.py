@@ -49,10 +49,10 @@ class Config:
     #: Texts per embedding call (``RAG_EMBED_BATCH``).
     embed_batch: int = 32
     #: Most word pieces in a chunk (``RAG_CHUNK_TOKENS``); capped by the model's input limit.
-    chunk_tokens: int = 128
+    chunk_tokens: int = 96
     #: Word pieces of trailing sentences repeated at the start of the next chunk
     #: (``RAG_CHUNK_OVERLAP``).
-    chunk_overlap: int = 32
+    chunk_overlap: int = 24
     #: Largest article text accepted, in bytes of UTF-8 (``RAG_MAX_ARTICLE_MB``, default 5).
     max_article_bytes: int = 5_000_000
     #: Seconds to wait for a URL (``RAG_FETCH_TIMEOUT``).
@@ -67,8 +67,8 @@ class Config:
             "collection": os.environ.get("RAG_COLLECTION", "articles"),
             "embed_model": os.environ.get("RAG_EMBED_MODEL", DEFAULT_EMBED_MODEL),
             "embed_batch": _env_int("RAG_EMBED_BATCH", 32),
-            "chunk_tokens": _env_int("RAG_CHUNK_TOKENS", 128),
-            "chunk_overlap": _env_int("RAG_CHUNK_OVERLAP", 32),
+            "chunk_tokens": _env_int("RAG_CHUNK_TOKENS", 96),
+            "chunk_overlap": _env_int("RAG_CHUNK_OVERLAP", 24),
             "max_article_bytes": int(_env_float("RAG_MAX_ARTICLE_MB", 5.0) * 1_000_000),
             "fetch_timeout": _env_float("RAG_FETCH_TIMEOUT", 20.0),
         }

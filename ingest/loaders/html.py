@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ingest.loaders.base import (
@@ -13,6 +14,10 @@ from ingest.loaders.base import (
     title_from_text,
 )
 from rag.records import Article
+
+#: Fewer words than this is a page with no article (a broken page, a login wall).
+MIN_WORDS = 3
+_WORD = re.compile(r"[^\W\d_]{2,}")
 
 #: Markup outweighs text; a page may be this many times the text limit.
 MARKUP_FACTOR = 4
@@ -36,7 +41,7 @@ def article_from_html(
     except Exception as exc:
         raise LoadError(origin, f"cannot parse HTML: {exc}") from None
     text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
-    if not text:
+    if len(_WORD.findall(text)) < MIN_WORDS:
         raise LoadError(origin, "no article text found in the HTML (malformed or empty page)")
     check_size(origin, text, limit)
     return Article(

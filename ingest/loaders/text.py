@@ -45,14 +45,15 @@ def article_from_text(text: str, origin: str, *, markdown: bool, key: str = "") 
     text = text.strip()
     if not text:
         raise LoadError(origin, "no text")
+    url = str(meta.get("url") or meta.get("link") or "")
     return Article(
         title=str(meta.get("title") or title_from_text(text)),
         text=text,
         origin=origin,
-        url=str(meta.get("url") or meta.get("link") or ""),
+        url=url,
         published=published,
         source=str(meta.get("source") or meta.get("publisher") or ""),
-        key=key,
+        key=url or key,
     )
 
 

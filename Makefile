@@ -1,0 +1,40 @@
+# The two set-up commands of the README: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Every pip call is held to the CPU torch on disk; an unpinned torch pulls a multi-GB CUDA build.
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: run test fast-test lint install install-dev
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) torch==2.13.0
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# The main job: the sample articles into the library (when it is empty), then the library.
+run: install
+	$(VENV)/bin/rag ingest --if-empty data/articles
+	$(VENV)/bin/rag docs list
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy rag ingest ui eval
+
+# Everything CI runs: lint, type checks, then all tests (the slow end-to-end ones included).
+test: lint
+	$(VENV)/bin/pytest -q
+
+# The fast set alone: no model, no servers.
+fast-test: install-dev
+	$(VENV)/bin/pytest -q -m "not slow"
