@@ -38,9 +38,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if args.if_empty:
-        store = Store.open(config, embedding_model_name(config.embed_model))
-        if store.documents():
-            print(f"library has {len(store.documents())} articles; nothing ingested (--if-empty)")
+        existing = Store.open(config, embedding_model_name(config.embed_model)).documents()
+        if existing:
+            print(f"library has {len(existing)} articles; nothing ingested (--if-empty)")
             return 0
     qa = Assistant.open(config)
     report = qa.ingest(*args.sources, progress=progress_for(sys.stderr))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -10,24 +11,15 @@ from typing import Any
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: float, cast: Callable[[str], Any] = int) -> Any:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        kind = "an integer" if cast is int else "a number"
+        raise ValueError(f"{name} must be {kind}, got {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -66,11 +58,11 @@ class Config:
             "chroma_url": os.environ.get("RAG_CHROMA_URL") or None,
             "collection": os.environ.get("RAG_COLLECTION", "articles"),
             "embed_model": os.environ.get("RAG_EMBED_MODEL", DEFAULT_EMBED_MODEL),
-            "embed_batch": _env_int("RAG_EMBED_BATCH", 32),
-            "chunk_tokens": _env_int("RAG_CHUNK_TOKENS", 96),
-            "chunk_overlap": _env_int("RAG_CHUNK_OVERLAP", 24),
-            "max_article_bytes": int(_env_float("RAG_MAX_ARTICLE_MB", 5.0) * 1_000_000),
-            "fetch_timeout": _env_float("RAG_FETCH_TIMEOUT", 20.0),
+            "embed_batch": _env_number("RAG_EMBED_BATCH", 32),
+            "chunk_tokens": _env_number("RAG_CHUNK_TOKENS", 96),
+            "chunk_overlap": _env_number("RAG_CHUNK_OVERLAP", 24),
+            "max_article_bytes": int(_env_number("RAG_MAX_ARTICLE_MB", 5.0, float) * 1_000_000),
+            "fetch_timeout": _env_number("RAG_FETCH_TIMEOUT", 20.0, float),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
