@@ -72,6 +72,8 @@ class Ingestor:
         self.report = IngestReport()
         self._pending: list[_Pending] = []
         self._seen: set[str] = set()
+        #: identity -> id of its latest version in this run, so a later version replaces it.
+        self._latest: dict[str, str] = {}
 
     @functools.cached_property
     def max_tokens(self) -> int:
@@ -129,6 +131,10 @@ class Ingestor:
             self._fail(LoadError(loaded.origin, "no sentences to index"))
             return
         replaces = [a.id for a in self.store.by_identity(loaded.identity) if a.id != aid]
+        earlier = self._latest.get(loaded.identity)
+        if earlier is not None and earlier not in replaces:
+            replaces.append(earlier)
+        self._latest[loaded.identity] = aid
         self._pending.append(_Pending(loaded, chunks, replaces))
         if sum(len(p.chunks) for p in self._pending) >= self.flush_at:
             self._flush()

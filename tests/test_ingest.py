@@ -216,3 +216,20 @@ def test_same_ingest_against_a_chroma_server(chroma_server: str, embedder, tmp_p
     assert qa.store.count_chunks() == qa.documents()[0].chunks
     with pytest.raises(ModelMismatchError):
         Assistant.open(config.with_(embed_model="some-other-model"))
+
+
+def test_two_versions_in_one_batch_keep_only_the_later(
+    assistant: Assistant, tmp_path: Path
+) -> None:
+    feed = tmp_path / "feed.jsonl"
+    rows = [
+        {"url": "https://n.example/s", "title": "S", "text": "The vote was on Monday."},
+        {"url": "https://n.example/s", "title": "S", "text": "The vote was moved to Friday."},
+    ]
+    feed.write_text("\n".join(json.dumps(r) for r in rows), "utf-8")
+    report = assistant.ingest(feed)
+    assert report.ok and len(report.added) == 1 and len(report.replaced) == 1
+    docs = assistant.documents()
+    assert len(docs) == 1 and docs[0].url == "https://n.example/s"
+    article = assistant.article(docs[0].id)
+    assert article is not None and article.text == "The vote was moved to Friday."
