@@ -1,8 +1,12 @@
 # The two set-up commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Every pip call is held to the CPU torch on disk; an unpinned torch pulls a multi-GB CUDA build.
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+# This machine's pip config names package folders that may be absent; pip warns per package.
+QUIET := 2>&1 | { grep -v '^WARNING: Location' || true; }
 
 .PHONY: run test fast-test lint install install-dev
 
@@ -10,12 +14,12 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
-	$(PIP) torch==2.13.0
-	$(PIP) -e .
+	$(PIP) torch==2.13.0 $(QUIET)
+	$(PIP) -e . $(QUIET)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[dev]' $(QUIET)
 	touch $@
 
 install: $(VENV)/.installed
