@@ -34,18 +34,25 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
+    #: Part of ``seconds`` spent loading the embedding model.
+    model_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
     def summary(self) -> str:
-        rate = self.chunks / self.seconds if self.seconds > 0 else 0.0
+        working = self.seconds - self.model_seconds
+        rate = self.chunks / working if working > 0 else 0.0
         text = (
             f"{len(self.added)} added, {len(self.unchanged)} unchanged, "
             f"{len(self.replaced)} replaced, {len(self.failed)} failed; "
-            f"{self.chunks} chunks in {self.seconds:.1f} s ({rate:.1f} chunks/s)"
+            f"{self.chunks} chunks in {self.seconds:.1f} s"
         )
+        if self.model_seconds >= 0.1:
+            text += f" ({self.model_seconds:.1f} s of it loading the model)"
+        if self.chunks:
+            text += f"; {rate:.1f} chunks/s"
         if self.skipped:
             text += f"; {len(self.skipped)} unsupported files skipped"
         return text
@@ -78,7 +85,10 @@ class Ingestor:
     @functools.cached_property
     def max_tokens(self) -> int:
         # Asking the model loads it: only once an article needs chunking.
-        return min(self.config.chunk_tokens, self.embedder.max_tokens)
+        began = time.perf_counter()
+        limit = self.embedder.max_tokens
+        self.report.model_seconds += time.perf_counter() - began
+        return min(self.config.chunk_tokens, limit)
 
     @property
     def overlap(self) -> int:
