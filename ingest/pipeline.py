@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ingest.chunking import chunk_text
 from ingest.loaders import SUPPORTED, LoadError, Source, expand, load
 from ingest.progress import Progress, SilentProgress
@@ -19,7 +21,7 @@ from rag.store import Store, StoreError
 
 #: Chunks embedded together, as a multiple of the model's batch size: big enough to keep the
 #: model busy, small enough that memory stays bounded on a large JSONL.
-BATCHES_PER_FLUSH = 4
+BATCHES_PER_FLUSH = 16
 
 
 @dataclass
@@ -149,31 +151,61 @@ class Ingestor:
         if sum(len(p.chunks) for p in self._pending) >= self.flush_at:
             self._flush()
 
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for ``texts``, embedded longest first in groups so that progress moves.
+
+        Sorting by length across the whole flush keeps padding as low as one big call would.
+        """
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        vectors: np.ndarray | None = None
+        step = self.config.embed_batch * 2
+        for lo in range(0, len(order), step):
+            group = order[lo : lo + step]
+            got = self.embedder.embed([texts[i] for i in group])
+            if vectors is None:
+                vectors = np.empty((len(texts), got.shape[1]), dtype=np.float32)
+            vectors[group] = got
+            self.progress.advance(0, len(group))
+        assert vectors is not None
+        return vectors
+
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
         if not pending:
             return
         texts = [c.text for p in pending for c in p.chunks]
         try:
-            vectors = self.embedder.embed(texts)
+            vectors = self._embed(texts)
         except EmbeddingError as exc:
             for p in pending:
                 self._fail(LoadError(p.article.origin, str(exc)))
             return
+        items = []
         offset = 0
         for p in pending:
-            n = len(p.chunks)
-            part, offset = vectors[offset : offset + n], offset + n
+            items.append((p.article, p.chunks, vectors[offset : offset + len(p.chunks)]))
+            offset += len(p.chunks)
+        try:
+            self.store.add_articles(items)
+            stored = pending
+        except StoreError:
+            # Store one by one, so that only the article that cannot be stored fails.
+            stored = []
+            for p, item in zip(pending, items, strict=True):
+                try:
+                    self.store.add_articles([item])
+                    stored.append(p)
+                except StoreError as exc:
+                    self._fail(LoadError(p.article.origin, str(exc)))
+        for p in stored:
             try:
-                self.store.add_article(p.article, p.chunks, part)
                 for old in p.replaces:
                     self.store.remove(old)
             except StoreError as exc:
-                self._fail(LoadError(p.article.origin, str(exc)))
-                continue
+                self.progress.problem(f"warning: old version of {p.article.origin} kept: {exc}")
             (self.report.replaced if p.replaces else self.report.added).append(p.article.id)
-            self.report.chunks += n
-            self.progress.advance(1, n)
+            self.report.chunks += len(p.chunks)
+            self.progress.advance(1)
 
 
 def ingest(

@@ -222,55 +222,72 @@ class Store:
         }
 
     def add_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Store an article and all its chunks, or (on any failure) none of them.
+        """Store an article and all its chunks, or (on any failure) none of them."""
+        self.add_articles([(article, chunks, vectors)])
 
-        The article record is written first as pending and turned ready only after every chunk
-        landed, so a reader never sees it in part and a crash leaves a record to clean up.
+    def add_articles(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray]]) -> None:
+        """Store several articles with all their chunks, in a few large writes.
+
+        Each article record is written first as pending and turned ready only after all its
+        chunks landed, so a reader never sees an article in part and a crash leaves records to
+        clean up. On failure none of ``items`` is left behind and StoreError is raised.
         """
         self._require()
-        if len(chunks) != len(vectors):
-            raise StoreError("one vector per chunk is needed")
-        aid = article.id
+        if not items:
+            return
+        for _, chunks, vectors in items:
+            if len(chunks) != len(vectors):
+                raise StoreError("one vector per chunk is needed")
+        ids = [article.id for article, _, _ in items]
         try:
+            # Chunks that a crashed earlier try left behind go before the new ones land.
+            leftovers = self._articles.get(ids=ids, include=[])["ids"]
             self._articles.upsert(
-                ids=[aid],
-                documents=[article.text],
-                embeddings=[[0.0]],
-                metadatas=[self._article_meta(article, len(chunks), PENDING)],
+                ids=ids,
+                documents=[article.text for article, _, _ in items],
+                embeddings=[[0.0]] * len(items),
+                metadatas=[self._article_meta(a, len(c), PENDING) for a, c, _ in items],
             )
-            # A crash may have left chunks of an earlier try behind.
-            self._chunks.delete(where={"article_id": aid})
+            if leftovers:
+                self._chunks.delete(where={"article_id": {"$in": leftovers}})
+            rows = [
+                (chunk, vector, self._chunk_meta(article, chunk))
+                for article, chunks, vectors in items
+                for chunk, vector in zip(chunks, vectors, strict=True)
+            ]
             step = max(1, int(self.client.get_max_batch_size()))
-            day = published_day(article.published)
-            for lo in range(0, len(chunks), step):
-                part = chunks[lo : lo + step]
+            for lo in range(0, len(rows), step):
+                part = rows[lo : lo + step]
                 self._chunks.add(
-                    ids=[c.id for c in part],
-                    embeddings=vectors[lo : lo + step],
-                    documents=[c.text for c in part],
-                    metadatas=[
-                        _clean(
-                            {
-                                "article_id": aid,
-                                "chunk": c.index,
-                                "start": c.start,
-                                "end": c.end,
-                                "title": article.title,
-                                "url": article.url,
-                                "source": article.source,
-                                "published": article.published,
-                                "published_day": day,
-                            }
-                        )
-                        for c in part
-                    ],
+                    ids=[c.id for c, _, _ in part],
+                    embeddings=np.stack([v for _, v, _ in part]),
+                    documents=[c.text for c, _, _ in part],
+                    metadatas=[m for _, _, m in part],
                 )
             self._articles.update(
-                ids=[aid], metadatas=[self._article_meta(article, len(chunks), READY)]
+                ids=ids, metadatas=[self._article_meta(a, len(c), READY) for a, c, _ in items]
             )
         except Exception as exc:
-            self._discard(aid)
-            raise StoreError(f"could not store article {aid}: {exc}") from exc
+            for aid in ids:
+                self._discard(aid)
+            what = f"article {ids[0]}" if len(ids) == 1 else f"{len(ids)} articles"
+            raise StoreError(f"could not store {what}: {exc}") from exc
+
+    @staticmethod
+    def _chunk_meta(article: Article, chunk: Chunk) -> dict[str, Any]:
+        return _clean(
+            {
+                "article_id": chunk.article_id,
+                "chunk": chunk.index,
+                "start": chunk.start,
+                "end": chunk.end,
+                "title": article.title,
+                "url": article.url,
+                "source": article.source,
+                "published": article.published,
+                "published_day": published_day(article.published),
+            }
+        )
 
     def remove(self, article_id: str) -> None:
         """Remove an article and its chunks; it is hidden from readers before its chunks go."""
