@@ -177,6 +177,16 @@ def test_failed_write_leaves_nothing_behind(config: Config, embedder) -> None:  
     assert [d.title for d in store.documents()] == ["Good"]
     assert stored_chunks(store, bad.id) == []
     assert store.info(bad.id) is None
+    # A group write fails whole: the good article in it is not left behind either.
+    other = Article(title="Other", text="Other text.", origin="other")
+    group = [
+        (other, [Chunk(other.id, 0, 0, 11, other.text)], embedder.embed([other.text])),
+        (bad, chunks, wrong_dim),
+    ]
+    with pytest.raises(StoreError, match="could not store 2 articles"):
+        store.add_articles(group)
+    assert [d.title for d in store.documents()] == ["Good"]
+    assert store.count_chunks() == 1
 
 
 def test_crashed_write_is_hidden_then_cleaned_up(config: Config, embedder) -> None:  # type: ignore[no-untyped-def]
