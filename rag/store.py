@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -134,6 +135,16 @@ class Store:
             raise StoreError("the library is empty")
 
     # -- reading ------------------------------------------------------------------------------
+
+    def generation(self) -> str:
+        """A token that changes whenever an article is committed or removed, in any process."""
+        if self._articles is None:
+            return ""
+        fresh = self.client.get_collection(self._articles.name, embedding_function=None)
+        return str((fresh.metadata or {}).get("generation", ""))
+
+    def _bump(self) -> None:
+        self._articles.modify(metadata={"generation": uuid.uuid4().hex})
 
     def count_chunks(self) -> int:
         return 0 if self._chunks is None else int(self._chunks.count())
@@ -267,6 +278,7 @@ class Store:
             self._articles.update(
                 ids=ids, metadatas=[self._article_meta(a, len(c), READY) for a, c, _ in items]
             )
+            self._bump()
         except Exception as exc:
             for aid in ids:
                 self._discard(aid)
@@ -297,6 +309,7 @@ class Store:
             return
         meta = dict(got["metadatas"][0], status=PENDING, written_at=time.time())
         self._articles.update(ids=[article_id], metadatas=[meta])
+        self._bump()
         self._discard(article_id)
 
     def _discard(self, article_id: str) -> None:

@@ -1,0 +1,111 @@
+"""BM25 keyword search over the chunks of the library, kept in step with the store: it
+rebuilds whenever the store's generation changes, so it never returns a removed article and
+sees a new one at once."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag.store import Store
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    chunk_id: str
+    article_id: str
+    score: float
+
+
+def _tokenize(texts: list[str]) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
+
+
+class KeywordIndex:
+    """BM25 (bm25s) over every chunk of every complete article."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._generation: str | None = None
+        self._bm25: Any = None
+        self.chunk_ids: list[str] = []
+        self.article_ids: list[str] = []
+        self._metas: list[dict[str, Any]] = []
+
+    def _refresh(self) -> None:
+        generation = self.store.generation()
+        if generation == self._generation and self._generation is not None:
+            return
+        import bm25s
+
+        chunks = self.store.chunks
+        ready = {a.id for a in self.store.documents()} if chunks is not None else set()
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        if chunks is not None and ready:
+            got = chunks.get(include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                if meta.get("article_id") in ready:
+                    ids.append(cid)
+                    texts.append(doc)
+                    metas.append(meta)
+        bm25 = None
+        if texts:
+            bm25 = bm25s.BM25()
+            bm25.index(_tokenize(texts), show_progress=False)
+        self._bm25, self.chunk_ids, self._metas = bm25, ids, metas
+        self.article_ids = [m["article_id"] for m in metas]
+        self._generation = generation
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[KeywordHit]:
+        """The ``k`` best chunks for ``query``; ``allowed`` is a 0/1 mask over ``chunk_ids``."""
+        with self._lock:
+            self._refresh()
+            if self._bm25 is None or k < 1:
+                return []
+            tokens = _tokenize([query])
+            if not tokens[0]:
+                return []
+            n = min(k, len(self.chunk_ids))
+            docs, scores = self._bm25.retrieve(
+                tokens, k=n, show_progress=False, weight_mask=allowed, n_threads=0
+            )
+            return [
+                KeywordHit(self.chunk_ids[int(d)], self.article_ids[int(d)], float(s))
+                for d, s in zip(docs[0], scores[0], strict=True)
+                if s > 0
+            ]
+
+    def mask(self, where: dict[str, Any] | None) -> np.ndarray | None:
+        """A 0/1 mask of the chunks that pass a filter built by ``rag.retrieve``."""
+        with self._lock:
+            self._refresh()
+            if not where:
+                return None
+            return np.array([_passes(m, where) for m in self._metas], dtype=np.float32)
+
+
+def _passes(meta: dict[str, Any], where: dict[str, Any]) -> bool:
+    """Evaluate the small subset of Chroma's ``where`` language that the retriever builds."""
+    if "$and" in where:
+        return all(_passes(meta, w) for w in where["$and"])
+    ((field, cond),) = where.items()
+    value = meta.get(field)
+    if not isinstance(cond, dict):
+        return bool(value == cond)
+    ((op, arg),) = cond.items()
+    if value is None:
+        return False
+    return {
+        "$in": lambda: value in arg,
+        "$gte": lambda: value >= arg,
+        "$lte": lambda: value <= arg,
+        "$eq": lambda: value == arg,
+    }[op]()

@@ -1,0 +1,126 @@
+"""Hybrid retrieval: dense search in Chroma fused with BM25 by reciprocal rank fusion, with
+optional filters by source and by published-date range."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rag.embeddings import Embedder
+from rag.keyword import KeywordIndex
+from rag.store import Store, published_day
+
+#: The usual RRF constant: ranks deep in either list still count, but little.
+RRF_K = 60
+#: Candidates taken from each list, as a multiple of the k asked for.
+CANDIDATES = 4
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles a search may return."""
+
+    sources: tuple[str, ...] = ()
+    date_from: str = ""
+    date_to: str = ""
+
+    def where(self) -> dict[str, Any] | None:
+        """The same filter in Chroma's ``where`` language."""
+        parts: list[dict[str, Any]] = []
+        if self.sources:
+            parts.append({"source": {"$in": list(self.sources)}})
+        for value, op in ((self.date_from, "$gte"), (self.date_to, "$lte")):
+            if value:
+                day = published_day(value)
+                if day is None:
+                    raise ValueError(f"not a date (YYYY-MM-DD): {value!r}")
+                parts.append({"published_day": {op: day}})
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: ``article.text[start:end] == text``."""
+
+    chunk_id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    title: str
+    url: str
+    source: str
+    published: str
+    score: float
+    dense_rank: int | None
+    keyword_rank: int | None
+
+
+class Retriever:
+    """Dense plus keyword search over one library."""
+
+    def __init__(self, store: Store, embedder: Embedder, keyword: KeywordIndex | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.keyword = keyword or KeywordIndex(store)
+
+    def dense(self, question: str, k: int, where: dict[str, Any] | None) -> list[str]:
+        """Chunk ids nearest to the question's embedding."""
+        if self.store.chunks is None or self.store.count_chunks() == 0:
+            return []
+        vector = self.embedder.embed([question])
+        got = self.store.chunks.query(
+            query_embeddings=vector,
+            n_results=min(k, self.store.count_chunks()),
+            where=where,
+            include=[],
+        )
+        return list(got["ids"][0])
+
+    def search(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``question``, fused from both searches."""
+        where = (filters or Filters()).where()
+        n = max(k * CANDIDATES, 20)
+        dense = self.dense(question, n, where)
+        keyword = [h.chunk_id for h in self.keyword.search(question, n, self.keyword.mask(where))]
+        scores: dict[str, float] = {}
+        for ranking in (dense, keyword):
+            for rank, cid in enumerate(ranking):
+                scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(scores, key=lambda c: scores[c], reverse=True)
+        if not best:
+            return []
+        got = self.store.chunks.get(ids=best[: k * 2], include=["documents", "metadatas"])
+        rows = dict(
+            zip(got["ids"], zip(got["documents"], got["metadatas"], strict=True), strict=True)
+        )
+        # Articles removed or half-written since the candidates were found are never returned.
+        ready = self.store.ready_ids(m["article_id"] for _, m in rows.values())
+        dense_rank = {c: i for i, c in enumerate(dense)}
+        keyword_rank = {c: i for i, c in enumerate(keyword)}
+        passages: list[Passage] = []
+        for cid in best:
+            if cid not in rows or rows[cid][1]["article_id"] not in ready:
+                continue
+            text, meta = rows[cid]
+            passages.append(
+                Passage(
+                    chunk_id=cid,
+                    article_id=meta["article_id"],
+                    text=text,
+                    start=int(meta["start"]),
+                    end=int(meta["end"]),
+                    title=meta.get("title", ""),
+                    url=meta.get("url", ""),
+                    source=meta.get("source", ""),
+                    published=meta.get("published", ""),
+                    score=scores[cid],
+                    dense_rank=dense_rank.get(cid),
+                    keyword_rank=keyword_rank.get(cid),
+                )
+            )
+            if len(passages) == k:
+                break
+        return passages
