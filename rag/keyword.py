@@ -64,12 +64,17 @@ class KeywordIndex:
         self.article_ids = [m["article_id"] for m in metas]
         self._generation = generation
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[KeywordHit]:
-        """The ``k`` best chunks for ``query``; ``allowed`` is a 0/1 mask over ``chunk_ids``."""
+    def search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[KeywordHit]:
+        """The ``k`` best chunks for ``query`` among those that pass the filter ``where``."""
         with self._lock:
             self._refresh()
             if self._bm25 is None or k < 1:
                 return []
+            allowed = (
+                np.array([_passes(m, where) for m in self._metas], dtype=np.float32)
+                if where
+                else None
+            )
             tokens = _tokenize([query])
             if not tokens[0]:
                 return []
@@ -82,14 +87,6 @@ class KeywordIndex:
                 for d, s in zip(docs[0], scores[0], strict=True)
                 if s > 0
             ]
-
-    def mask(self, where: dict[str, Any] | None) -> np.ndarray | None:
-        """A 0/1 mask of the chunks that pass a filter built by ``rag.retrieve``."""
-        with self._lock:
-            self._refresh()
-            if not where:
-                return None
-            return np.array([_passes(m, where) for m in self._metas], dtype=np.float32)
 
 
 def _passes(meta: dict[str, Any], where: dict[str, Any]) -> bool:

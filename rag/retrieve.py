@@ -84,7 +84,7 @@ class Retriever:
         where = (filters or Filters()).where()
         n = max(k * CANDIDATES, 20)
         dense = self.dense(question, n, where)
-        keyword = [h.chunk_id for h in self.keyword.search(question, n, self.keyword.mask(where))]
+        keyword = [h.chunk_id for h in self.keyword.search(question, n, where)]
         scores: dict[str, float] = {}
         for ranking in (dense, keyword):
             for rank, cid in enumerate(ranking):
