@@ -157,21 +157,24 @@ class Store:
         infos = [self._info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
         return sorted(infos, key=lambda a: (a.published, a.title), reverse=True)
 
-    def info(self, article_id: str) -> ArticleInfo | None:
-        """The stored article with this id, if it is complete."""
+    def _ready_record(self, article_id: str, include: list[str]) -> dict[str, Any] | None:
+        """The article record with this id (as Chroma's ``get`` gives it), if it is complete."""
         if self._articles is None:
             return None
-        got = self._articles.get(ids=[article_id], include=["metadatas"])
+        got = self._articles.get(ids=[article_id], include=["metadatas", *include])
         if not got["ids"] or got["metadatas"][0].get("status") != READY:
             return None
-        return self._info(got["ids"][0], got["metadatas"][0])
+        return dict(got)
+
+    def info(self, article_id: str) -> ArticleInfo | None:
+        """The stored article with this id, if it is complete."""
+        got = self._ready_record(article_id, [])
+        return None if got is None else self._info(article_id, got["metadatas"][0])
 
     def article(self, article_id: str) -> Article | None:
         """The stored article with its full text, if it is complete."""
-        if self._articles is None:
-            return None
-        got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
-        if not got["ids"] or got["metadatas"][0].get("status") != READY:
+        got = self._ready_record(article_id, ["documents"])
+        if got is None:
             return None
         m = got["metadatas"][0]
         return Article(
