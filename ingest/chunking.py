@@ -8,52 +8,13 @@ chunk is ever cut off by the model, and repeat trailing sentences as overlap.
 from __future__ import annotations
 
 import bisect
-import functools
-import importlib.util
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from rag.records import Chunk
+from rag.sentences import sentence_spans
 
 TokenSpans = Callable[[str], list[tuple[int, int]]]
-
-_LINE = re.compile(r"[^\n]+")
-
-
-@functools.lru_cache(maxsize=1)
-def _punkt() -> Any:
-    import nltk
-    from nltk.tokenize.punkt import PunktTokenizer
-
-    # Located without importing llama_index, which takes seconds.
-    spec = importlib.util.find_spec("llama_index.core")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("llama-index-core, which ships the Punkt sentence model, is missing")
-    cache = Path(next(iter(spec.submodule_search_locations))) / "_static" / "nltk_cache"
-    if str(cache) not in nltk.data.path:
-        nltk.data.path.append(str(cache))
-    return PunktTokenizer("english")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of every sentence; lines (headlines, captions) are never joined."""
-    punkt = _punkt()
-    spans: list[tuple[int, int]] = []
-    for line in _LINE.finditer(text):
-        body = line.group()
-        if not body.strip():
-            continue
-        base = line.start()
-        for a, b in punkt.span_tokenize(body):
-            piece = body[a:b]
-            lead = len(piece) - len(piece.lstrip())
-            trail = len(piece) - len(piece.rstrip())
-            if lead < len(piece):
-                spans.append((base + a + lead, base + b - trail))
-    return spans
 
 
 @dataclass(frozen=True)

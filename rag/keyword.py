@@ -4,13 +4,16 @@ sees a new one at once."""
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rag.store import Store
+from rag.terms import terms
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,7 @@ class KeywordHit:
 
 
 def _tokenize(texts: list[str]) -> list[list[str]]:
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
+    return [terms(t) for t in texts]
 
 
 class KeywordIndex:
@@ -37,6 +38,7 @@ class KeywordIndex:
         self.chunk_ids: list[str] = []
         self.article_ids: list[str] = []
         self._metas: list[dict[str, Any]] = []
+        self._df: Counter[str] = Counter()
 
     def _refresh(self) -> None:
         generation = self.store.generation()
@@ -57,12 +59,31 @@ class KeywordIndex:
                     texts.append(doc)
                     metas.append(meta)
         bm25 = None
+        df: Counter[str] = Counter()
         if texts:
+            tokens = _tokenize(texts)
+            for words in tokens:
+                df.update(set(words))
             bm25 = bm25s.BM25()
-            bm25.index(_tokenize(texts), show_progress=False)
-        self._bm25, self.chunk_ids, self._metas = bm25, ids, metas
+            bm25.index(tokens, show_progress=False)
+        self._bm25, self.chunk_ids, self._metas, self._df = bm25, ids, metas, df
         self.article_ids = [m["article_id"] for m in metas]
         self._generation = generation
+
+    def idf(self, words: list[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each word (from ``terms``) over the chunks."""
+        with self._lock:
+            self._refresh()
+            n = len(self.chunk_ids)
+            return {
+                w: math.log(1 + (n - self._df[w] + 0.5) / (self._df[w] + 0.5)) for w in set(words)
+            }
+
+    def unknown(self, words: list[str]) -> set[str]:
+        """The words (from ``terms``) that no chunk of the library contains."""
+        with self._lock:
+            self._refresh()
+            return {w for w in words if self._df[w] == 0}
 
     def search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[KeywordHit]:
         """The ``k`` best chunks for ``query`` among those that pass the filter ``where``."""

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from ingest.chunking import chunk_text, sentence_spans
+from ingest.chunking import chunk_text
+from rag.sentences import sentence_spans
 
 from .conftest import COQA, SAMPLES
 

@@ -1,0 +1,52 @@
+"""Sentence boundaries with character offsets, from NLTK's Punkt model (the copy that ships
+inside llama-index-core, so nothing is downloaded)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+from pathlib import Path
+from typing import Any
+
+_LINE = re.compile(r"[^\n]+")
+
+
+@functools.lru_cache(maxsize=1)
+def use_bundled_nltk_data() -> None:
+    """Point NLTK at the data that ships inside llama-index-core (Punkt, stopwords)."""
+    import nltk
+
+    # Located without importing llama_index, which takes seconds.
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llama-index-core, which ships NLTK's Punkt and stopwords, is missing")
+    cache = Path(next(iter(spec.submodule_search_locations))) / "_static" / "nltk_cache"
+    if str(cache) not in nltk.data.path:
+        nltk.data.path.append(str(cache))
+
+
+@functools.lru_cache(maxsize=1)
+def _punkt() -> Any:
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    use_bundled_nltk_data()
+    return PunktTokenizer("english")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every sentence; lines (headlines, captions) are never joined."""
+    punkt = _punkt()
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text):
+        body = line.group()
+        if not body.strip():
+            continue
+        base = line.start()
+        for a, b in punkt.span_tokenize(body):
+            piece = body[a:b]
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece) - len(piece.rstrip())
+            if lead < len(piece):
+                spans.append((base + a + lead, base + b - trail))
+    return spans

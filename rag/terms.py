@@ -1,0 +1,40 @@
+"""The words that carry meaning in a text, for keyword search and sentence matching: lowercased,
+English stopwords dropped, Porter-stemmed (so "supported" matches "support")."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+_WORD = re.compile(r"\w\w+|\d")
+
+
+@functools.lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from nltk.corpus import stopwords
+
+    from rag.sentences import use_bundled_nltk_data
+
+    use_bundled_nltk_data()
+    # Question words NLTK's list lacks; they never tell one passage from another.
+    extra = {
+        "much", "many", "would", "could", "might", "may", "shall", "must", "also", "ever",
+        "whose", "else", "something", "anything", "someone", "anyone", "kind", "type", "thing",
+    }  # fmt: skip
+    return frozenset(stopwords.words("english")) | extra
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> functools._lru_cache_wrapper[str]:
+    from nltk.stem import PorterStemmer
+
+    # The vocabulary is small next to the running text, so caching the stems saves most of
+    # the stemmer's time on a large library.
+    return functools.lru_cache(maxsize=200_000)(PorterStemmer().stem)
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words of ``text``, in order, repeats kept."""
+    stop = _stopwords()
+    stem = _stemmer()
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in stop]
