@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.config import Config
+from rag.answer import Answer
+from rag.chat import Answerer, AnswerStream, Chat, Rewriter, condense
+from rag.config import ANSWER_MODES, Config
 from rag.embeddings import Embedder, make_embedder
+from rag.extractive import ExtractiveAnswerer
+from rag.keyword import KeywordIndex
 from rag.records import Article, ArticleInfo
+from rag.retrieve import Filters, Retriever
 from rag.store import Store
+from rag.support import SupportScorer
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
@@ -21,6 +28,8 @@ class Assistant:
 
     >>> qa = Assistant.open()              # store under ./.rag or RAG_HOME
     >>> qa.ingest("path/to/articles/")     # files, folders, URLs; idempotent
+    >>> qa.ask("Who did Raimondo meet in Beijing?").citations[0].quote
+    >>> chat = qa.chat(); chat.ask("..."); chat.ask("and what did he say?")
     """
 
     def __init__(self, config: Config, store: Store, embedder: Embedder) -> None:
@@ -55,6 +64,73 @@ class Assistant:
             else:
                 refs.extend(source)
         return ingest(refs, self.store, self.embedder, self.config, progress)
+
+    @functools.cached_property
+    def retriever(self) -> Retriever:
+        """Hybrid search over the library (one keyword index, shared by every chat)."""
+        return Retriever(self.store, self.embedder, KeywordIndex(self.store))
+
+    @functools.cached_property
+    def scorer(self) -> SupportScorer:
+        return SupportScorer(self.embedder, self.retriever.keyword)
+
+    @functools.cached_property
+    def _llm(self) -> Any:
+        from rag.llm import LLM
+
+        return LLM(self.config)
+
+    def answerer(self, mode: str | None = None) -> Answerer:
+        """The answerer for ``mode`` (``extractive`` or ``llm``; default from the config)."""
+        mode = (mode or self.config.answer_mode).lower()
+        if mode == "extractive":
+            return ExtractiveAnswerer(self.scorer)
+        if mode == "llm":
+            if not self.config.llm_configured:
+                raise ValueError(
+                    "LLM mode needs an endpoint: set OPENAI_API_KEY for OpenAI, or "
+                    "RAG_LLM_BASE_URL for another OpenAI-compatible server"
+                )
+            from rag.llm import LLMAnswerer
+
+            return LLMAnswerer(self._llm, self.scorer)
+        raise ValueError(f"answer mode must be one of {', '.join(ANSWER_MODES)}, got {mode!r}")
+
+    def chat(
+        self, mode: str | None = None, k: int | None = None, filters: Filters | None = None
+    ) -> Chat:
+        """A new conversation; follow-ups are read in the light of the earlier turns."""
+        answerer = self.answerer(mode)
+        rewrite: Rewriter = condense
+        if answerer.mode == "llm":
+            rewrite = self._llm.condense
+        return Chat(
+            self.retriever,
+            answerer,
+            rewrite=rewrite,
+            k=k or self.config.top_k,
+            filters=filters or Filters(),
+        )
+
+    def ask(
+        self,
+        question: str,
+        mode: str | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """Answer one question on its own, with citations."""
+        return self.chat(mode, k, filters).ask(question)
+
+    def stream(
+        self,
+        question: str,
+        mode: str | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> AnswerStream:
+        """Answer one question, yielding the text as it comes."""
+        return self.chat(mode, k, filters).stream(question)
 
     def documents(self) -> list[ArticleInfo]:
         """The articles in the library, newest first."""

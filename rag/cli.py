@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, TextIO
 
 import rag  # noqa: F401  (sets the offline and no-telemetry defaults first)
 from rag.config import Config
@@ -78,6 +79,114 @@ def cmd_docs_remove(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.retrieve import Filters
+
+    return Filters(
+        sources=tuple(args.source or ()), date_from=args.date_from or "", date_to=args.date_to or ""
+    )
+
+
+def _print_citations(answer: Any, out: TextIO) -> None:
+    for c in answer.citations:
+        about = ", ".join(x for x in (c.source, c.published) if x)
+        print(f"  [{c.n}] {c.title}" + (f" ({about})" if about else ""), file=out)
+        print(f"      \u201c{c.quote}\u201d  [chars {c.start}-{c.end} of {c.article_id}]", file=out)
+        if c.url:
+            print(f"      {c.url}", file=out)
+
+
+def _answer_json(answer: Any) -> str:
+    payload = asdict(answer)
+    payload.pop("passages")
+    payload["passages"] = [
+        {"chunk_id": p.chunk_id, "article_id": p.article_id, "title": p.title, "score": p.score}
+        for p in answer.passages
+    ]
+    return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def _show(stream: Any, out: TextIO) -> Any:
+    """Print an answer as it streams, then its citations; return the answer."""
+    for piece in stream:
+        out.write(piece)
+        out.flush()
+    out.write("\n")
+    answer = stream.answer
+    if answer.dropped_markers:
+        print(f"  ({answer.dropped_markers} marker(s) naming no passage were dropped)", file=out)
+    _print_citations(answer, out)
+    return answer
+
+
+def _assistant(args: argparse.Namespace) -> Any:
+    from rag.assistant import Assistant
+
+    config = config_from_args(args)
+    if args.mode:
+        config = config.with_(answer_mode=args.mode)
+    config.validate()
+    qa = Assistant.open(config)
+    if not qa.documents():
+        raise ValueError("the library is empty; add articles with: rag ingest PATH|URL...")
+    return qa
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    qa = _assistant(args)
+    stream = qa.stream(args.question, k=args.k, filters=_filters(args))
+    if args.json:
+        print(_answer_json(stream.answer))
+    else:
+        _show(stream, sys.stdout)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.llm import LLMError
+
+    qa = _assistant(args)
+    chat = qa.chat(k=args.k, filters=_filters(args))
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask about the articles. /new starts over, /quit (or Ctrl-D) ends.")
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if question in ("/quit", "/exit"):
+            break
+        if question == "/new":
+            chat.reset()
+            print("(new conversation)")
+            continue
+        if not interactive:
+            print(f"you> {question}")
+        try:
+            stream = chat.stream(question)
+            print("rag> ", end="", flush=True)
+            answer = _show(stream, sys.stdout)
+        except LLMError as exc:
+            # The chat stays usable: a failed turn is not part of its history.
+            print(f"\nrag: error: {exc}", file=sys.stderr)
+            continue
+        if answer.rewritten:
+            print(f"  (searched for: {answer.standalone})")
+    return 0
+
+
+def _add_answer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", choices=["extractive", "llm"], help="RAG_ANSWER_MODE")
+    parser.add_argument("-k", type=int, help="passages to retrieve (RAG_TOP_K, default 5)")
+    parser.add_argument("--source", action="append", help="only this source (repeatable)")
+    parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="published on/after")
+    parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="published on/before")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Conversational Q&A over news articles, with cited passages."
@@ -104,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("refs", nargs="+", metavar="ID|URL")
     remove.set_defaults(func=cmd_docs_remove)
 
+    ask = sub.add_parser("ask", help="answer one question, with citations")
+    ask.add_argument("question")
+    _add_answer_options(ask)
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(func=cmd_ask)
+
+    chat = sub.add_parser("chat", help="a conversation in the terminal (follow-ups understood)")
+    _add_answer_options(chat)
+    chat.set_defaults(func=cmd_chat)
+
     # Commands of the packages built on rag (eval, ui) come in through entry points, so that
     # rag never imports them.
     for entry in entry_points(group="rag.commands"):
@@ -112,10 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from rag.llm import LLMError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (StoreError, EmbeddingError, ValueError) as exc:
+    except (StoreError, EmbeddingError, LLMError, ValueError) as exc:
         print(f"rag: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

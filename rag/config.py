@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
+ANSWER_MODES = ("extractive", "llm")
 
 
 def _env_number(name: str, default: float, cast: Callable[[str], Any] = int) -> Any:
@@ -49,6 +51,22 @@ class Config:
     max_article_bytes: int = 5_000_000
     #: Seconds to wait for a URL (``RAG_FETCH_TIMEOUT``).
     fetch_timeout: float = 20.0
+    #: Passages retrieved for each question (``RAG_TOP_K``).
+    top_k: int = 5
+    #: ``extractive`` (needs no model server) or ``llm`` (``RAG_ANSWER_MODE``).
+    answer_mode: str = "extractive"
+    #: Base URL of an OpenAI-compatible chat endpoint (``RAG_LLM_BASE_URL``, else
+    #: ``OPENAI_BASE_URL``; unset means OpenAI itself).
+    llm_base_url: str | None = None
+    #: Chat model name (``RAG_LLM_MODEL``).
+    llm_model: str = DEFAULT_LLM_MODEL
+    #: API key (``OPENAI_API_KEY``); never printed.
+    llm_api_key: str | None = field(default=None, repr=False)
+    #: Seconds to wait for the LLM server to answer, and between streamed pieces
+    #: (``RAG_LLM_TIMEOUT``).
+    llm_timeout: float = 60.0
+    #: Retries after a refused connection, a timeout, 429 or 5xx (``RAG_LLM_RETRIES``).
+    llm_retries: int = 2
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Config:
@@ -63,6 +81,15 @@ class Config:
             "chunk_overlap": _env_number("RAG_CHUNK_OVERLAP", 24),
             "max_article_bytes": int(_env_number("RAG_MAX_ARTICLE_MB", 5.0, float) * 1_000_000),
             "fetch_timeout": _env_number("RAG_FETCH_TIMEOUT", 20.0, float),
+            "top_k": _env_number("RAG_TOP_K", 5),
+            "answer_mode": os.environ.get("RAG_ANSWER_MODE", "extractive").strip().lower(),
+            "llm_base_url": os.environ.get("RAG_LLM_BASE_URL")
+            or os.environ.get("OPENAI_BASE_URL")
+            or None,
+            "llm_model": os.environ.get("RAG_LLM_MODEL", DEFAULT_LLM_MODEL),
+            "llm_api_key": os.environ.get("OPENAI_API_KEY") or None,
+            "llm_timeout": _env_number("RAG_LLM_TIMEOUT", 60.0, float),
+            "llm_retries": _env_number("RAG_LLM_RETRIES", 2),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -74,6 +101,11 @@ class Config:
         config = cls(**env)
         config.validate()
         return config
+
+    @property
+    def llm_configured(self) -> bool:
+        """Whether an LLM endpoint is set (an API key, or a base URL of a local server)."""
+        return bool(self.llm_api_key or self.llm_base_url)
 
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed."""
@@ -91,6 +123,25 @@ class Config:
             raise ValueError("embed_batch must be at least 1")
         if self.max_article_bytes < 1:
             raise ValueError("max_article_bytes must be positive")
+        if not 1 <= self.top_k <= 100:
+            raise ValueError("top_k must be between 1 and 100")
+        if self.answer_mode not in ANSWER_MODES:
+            raise ValueError(
+                f"answer mode must be one of {', '.join(ANSWER_MODES)}, got {self.answer_mode!r}"
+            )
+        if self.answer_mode == "llm" and not self.llm_configured:
+            raise ValueError(
+                "LLM mode needs an endpoint: set OPENAI_API_KEY for OpenAI, or "
+                "RAG_LLM_BASE_URL for another OpenAI-compatible server"
+            )
+        if self.llm_base_url is not None and not self.llm_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(
+                f"RAG_LLM_BASE_URL must start with http:// or https://: {self.llm_base_url}"
+            )
+        if self.llm_timeout <= 0 or self.llm_retries < 0:
+            raise ValueError("llm_timeout must be positive and llm_retries at least 0")
         if self.chroma_url is not None and not self.chroma_url.startswith(("http://", "https://")):
             raise ValueError(
                 f"RAG_CHROMA_URL must start with http:// or https://: {self.chroma_url}"

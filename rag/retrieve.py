@@ -23,12 +23,16 @@ class Filters:
     sources: tuple[str, ...] = ()
     date_from: str = ""
     date_to: str = ""
+    #: Only these articles (a chat's focus); empty means all.
+    article_ids: tuple[str, ...] = ()
 
     def where(self) -> dict[str, Any] | None:
         """The same filter in Chroma's ``where`` language."""
         parts: list[dict[str, Any]] = []
         if self.sources:
             parts.append({"source": {"$in": list(self.sources)}})
+        if self.article_ids:
+            parts.append({"article_id": {"$in": list(self.article_ids)}})
         for value, op in ((self.date_from, "$gte"), (self.date_to, "$lte")):
             if value:
                 day = published_day(value)
@@ -56,6 +60,8 @@ class Passage:
     score: float
     dense_rank: int | None
     keyword_rank: int | None
+    #: Cosine similarity of the chunk to the question, when dense search found it.
+    similarity: float | None = None
 
 
 class Retriever:
@@ -66,30 +72,49 @@ class Retriever:
         self.embedder = embedder
         self.keyword = keyword or KeywordIndex(store)
 
-    def dense(self, question: str, k: int, where: dict[str, Any] | None) -> list[str]:
-        """Chunk ids nearest to the question's embedding."""
+    def dense(self, question: str, k: int, where: dict[str, Any] | None) -> dict[str, float]:
+        """Chunk ids nearest to the question's embedding, best first, with their cosine."""
         if self.store.chunks is None or self.store.count_chunks() == 0:
-            return []
+            return {}
         vector = self.embedder.embed([question])
         got = self.store.chunks.query(
             query_embeddings=vector,
             n_results=min(k, self.store.count_chunks()),
             where=where,
-            include=[],
+            include=["distances"],
         )
-        return list(got["ids"][0])
+        return {c: 1.0 - float(d) for c, d in zip(got["ids"][0], got["distances"][0], strict=True)}
 
     def search(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         """The ``k`` best passages for ``question``, fused from both searches."""
         where = (filters or Filters()).where()
         n = max(k * CANDIDATES, 20)
-        dense = self.dense(question, n, where)
+        similarity = self.dense(question, n, where)
+        dense = list(similarity)
         keyword = [h.chunk_id for h in self.keyword.search(question, n, where)]
         scores: dict[str, float] = {}
         for ranking in (dense, keyword):
             for rank, cid in enumerate(ranking):
                 scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(scores, key=lambda c: scores[c], reverse=True)
+        return self._passages(best, k, scores, similarity, keyword)
+
+    def search_dense(
+        self, question: str, k: int = 5, filters: Filters | None = None
+    ) -> list[Passage]:
+        """The ``k`` passages nearest to ``question`` by embedding alone (the baseline)."""
+        similarity = self.dense(question, k * 2, (filters or Filters()).where())
+        return self._passages(list(similarity), k, similarity, similarity, [])
+
+    def _passages(
+        self,
+        best: list[str],
+        k: int,
+        scores: dict[str, float],
+        similarity: dict[str, float],
+        keyword: list[str],
+    ) -> list[Passage]:
+        """The first ``k`` of the ranked chunk ids whose articles are complete and present."""
         if not best:
             return []
         got = self.store.chunks.get(ids=best[: k * 2], include=["documents", "metadatas"])
@@ -98,7 +123,7 @@ class Retriever:
         )
         # Articles removed or half-written since the candidates were found are never returned.
         ready = self.store.ready_ids(m["article_id"] for _, m in rows.values())
-        dense_rank = {c: i for i, c in enumerate(dense)}
+        dense_rank = {c: i for i, c in enumerate(similarity)}
         keyword_rank = {c: i for i, c in enumerate(keyword)}
         passages: list[Passage] = []
         for cid in best:
@@ -119,6 +144,7 @@ class Retriever:
                     score=scores[cid],
                     dense_rank=dense_rank.get(cid),
                     keyword_rank=keyword_rank.get(cid),
+                    similarity=similarity.get(cid),
                 )
             )
             if len(passages) == k:

@@ -1,0 +1,83 @@
+"""What a question gets back: the answer text with ``[n]`` markers and the citations they name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.retrieve import Passage
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The source behind marker ``[n]``: an exact quote and where it sits in the article.
+
+    ``assistant.article(article_id).text[start:end] == quote`` always holds, so a page can
+    highlight the quote in its article and a test can check it.
+    """
+
+    #: The number in the answer's ``[n]`` marker.
+    n: int
+    article_id: str
+    title: str
+    source: str
+    url: str
+    #: ISO date ``YYYY-MM-DD``, or ``""`` when the article has none.
+    published: str
+    #: The sentence (or part of one) of the article that supports the answer.
+    quote: str
+    #: Character span of ``quote`` in the stored article text.
+    start: int
+    end: int
+    #: The retrieved chunk the quote was taken from.
+    chunk_id: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer to one question (or one turn of a chat)."""
+
+    #: The question as it was asked.
+    question: str
+    #: The answer, with ``[n]`` markers that name ``citations``.
+    text: str
+    #: Every citation the text's markers name, in the order of their numbers.
+    citations: list[Citation] = field(default_factory=list)
+    #: The standalone question retrieval used: a follow-up rewritten from the chat history,
+    #: or the question itself.
+    standalone: str = ""
+    #: True when the articles do not answer the question and the text says so.
+    refused: bool = False
+    #: ``extractive`` or ``llm``.
+    mode: str = "extractive"
+    #: The passages retrieved for the question, best first (the LLM saw them numbered 1..n).
+    passages: list[Passage] = field(default_factory=list)
+    #: Markers in the LLM's reply that named no passage and were removed from ``text``.
+    dropped_markers: int = 0
+    #: Seconds spent on each step: ``rewrite``, ``retrieve``, ``answer``.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rewritten(self) -> bool:
+        """Whether retrieval used a question other than the one typed."""
+        return self.standalone.strip() != self.question.strip()
+
+    def citation(self, n: int) -> Citation:
+        """The citation behind marker ``[n]``."""
+        for c in self.citations:
+            if c.n == n:
+                return c
+        raise KeyError(f"no citation [{n}] in this answer")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an answerer hands back once its text has streamed."""
+
+    text: str
+    citations: list[Citation]
+    refused: bool = False
+    dropped_markers: int = 0
+
+
+#: What an answer says when the articles do not support one.
+REFUSAL = "The articles in the library do not answer this question."

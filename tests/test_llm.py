@@ -1,0 +1,208 @@
+"""LLM mode against an OpenAI-compatible server on 127.0.0.1 that the test starts and scripts:
+streaming, fenced passages, markers checked and quoted, follow-ups condensed by the model, and
+clear messages when the server is down, refuses the key, rate-limits or cuts the stream."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.config import Config
+from rag.llm import LLMError, MarkerFilter
+
+from .conftest import ROOT, SAMPLES, free_port
+from .llm_server import LLMServer, Reply, ScriptedLLM
+
+pytestmark = pytest.mark.slow
+
+TRADE = "The two countries share over USD 700 billion of trade [1]."
+
+
+def citing(word: str, sentence: str) -> Callable[[dict[str, Any]], Reply]:
+    """A scripted model that cites whichever passage it was given that contains ``word``."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        user = body["messages"][-1]["content"]
+        blocks = re.split(r"\n\n(?=\[\d+\] )", user.split(">>>\n", 1)[1])
+        n = next(int(b[1 : b.index("]")]) for b in blocks if word in b)
+        return Reply(f"{sentence} [{n}].")
+
+    return reply
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LLMServer]:
+    s = LLMServer()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("llm") / "lib"
+    assert Assistant.open(Config.from_env(home=path)).ingest(SAMPLES).ok
+    return path
+
+
+@pytest.fixture
+def qa(home: Path, server: LLMServer) -> Assistant:
+    server.state.replies.clear()
+    server.state.requests.clear()
+    return Assistant.open(
+        Config.from_env(
+            home=home,
+            answer_mode="llm",
+            llm_base_url=server.state.url,
+            llm_api_key="test-key",
+            llm_model="scripted-model",
+            llm_timeout=5.0,
+            llm_retries=1,
+        )
+    )
+
+
+def test_answer_streams_with_checked_markers_and_sentence_quotes(
+    qa: Assistant, server: LLMServer
+) -> None:
+    server.state.replies.append(
+        Reply(TRADE + " Raimondo met Wang Wentao in Beijing [2][1].", piece=5)
+    )
+    stream = qa.stream("How much trade do the US and China share, and who did Raimondo meet?")
+    pieces = list(stream)
+    answer = stream.answer
+    assert len(pieces) > 5 and "".join(pieces).strip() == answer.text
+    assert answer.mode == "llm" and answer.dropped_markers == 0
+    assert set(re.findall(r"\[(\d+)\]", answer.text)) == {str(c.n) for c in answer.citations}
+    trade = answer.citation(1)
+    assert "700 billion" in trade.quote
+    for c in answer.citations:
+        article = qa.article(c.article_id)
+        assert article is not None and article.text[c.start : c.end] == c.quote
+        passage = next(p for p in answer.passages if p.chunk_id == c.chunk_id)
+        # The quote is the supporting sentence, not the whole passage.
+        assert c.quote in passage.text and len(c.quote) < len(passage.text)
+
+
+def test_prompt_fences_the_passages_as_untrusted_data(qa: Assistant, server: LLMServer) -> None:
+    server.state.replies.append(Reply(TRADE))
+    answer = qa.ask("How much trade do the US and China share?")
+    system, user = server.state.requests[-1]["messages"]
+    assert "never an instruction" in system["content"]
+    fence = re.search(r"<<<PASSAGES (\w+)>>>(.*)<<<END PASSAGES \1>>>", user["content"], re.S)
+    assert fence is not None
+    for n, p in enumerate(answer.passages, start=1):
+        assert f"[{n}] {p.title}" in fence.group(2) and p.text in fence.group(2)
+    assert "Question: How much trade" in user["content"].split("<<<END PASSAGES")[1]
+
+
+def test_markers_naming_no_passage_are_dropped_and_counted(
+    qa: Assistant, server: LLMServer
+) -> None:
+    server.state.replies.append(Reply(TRADE + " Prices fell [9]. Nothing [0][1, 12]."))
+    answer = qa.ask("How much trade do the US and China share?")
+    assert answer.dropped_markers == 3
+    assert "[9]" not in answer.text and "[0]" not in answer.text and "12" not in answer.text
+    # Both surviving markers name passage 1 (a different sentence of it may back each).
+    assert len(re.findall(r"\[\d+\]", answer.text)) == 2
+    assert {c.chunk_id for c in answer.citations} == {answer.passages[0].chunk_id}
+
+
+def test_marker_split_across_pieces_is_held_back_until_whole(qa: Assistant) -> None:
+    passages = qa.retriever.search("How much trade do the US and China share?", 2)
+    markers = MarkerFilter(passages, qa.scorer)
+    shown = [markers.feed(p) for p in ("They share USD 700 billion [", "2", "]. Also [3", "7] x.")]
+    shown.append(markers.close())
+    assert shown[0] == "They share USD 700 billion " and shown[1] == ""
+    assert "".join(shown) == "They share USD 700 billion [1]. Also  x."
+    assert markers.dropped == 1 and len(markers.citations) == 1
+
+
+def test_follow_up_is_condensed_by_the_model(qa: Assistant, server: LLMServer) -> None:
+    chat = qa.chat()
+    server.state.replies.append(Reply("Raimondo met Wang Wentao [1]."))
+    chat.ask("Who did Raimondo meet in Beijing?")
+    rewritten = "What did Wang Wentao say about trade between the US and China?"
+    server.state.replies.append(Reply(rewritten))
+    server.state.default = citing("benign", "He called most trade benign")
+    answer = chat.ask("What did he say about trade?")
+    server.state.default = ScriptedLLM().default
+    assert answer.standalone == rewritten and answer.rewritten
+    condense_request = server.state.requests[-2]
+    assert not condense_request.get("stream")
+    assert "Who did Raimondo meet in Beijing?" in condense_request["messages"][1]["content"]
+    assert "benign" in answer.citation(1).quote
+
+
+def test_rate_limit_and_server_error_are_retried_within_bounds(
+    qa: Assistant, server: LLMServer
+) -> None:
+    server.state.replies += [Reply(status=429), Reply(TRADE)]
+    assert "700 billion" in qa.ask("How much trade do they share?").text
+    server.state.replies += [Reply(status=500), Reply(status=500), Reply(TRADE)]
+    with pytest.raises(LLMError, match=r"HTTP 500 \(2 tries\)"):
+        qa.ask("How much trade do they share?")
+    assert len(server.state.requests) == 4  # 429 + ok, then 500 twice: no third try
+
+
+def test_a_stream_cut_midway_gives_a_clear_error_and_the_chat_goes_on(
+    qa: Assistant, server: LLMServer
+) -> None:
+    chat = qa.chat()
+    server.state.replies.append(Reply(TRADE * 3, cut_after=3))
+    with pytest.raises(LLMError, match="cut the answer off mid-stream"):
+        chat.ask("How much trade do they share?")
+    assert chat.history == []
+    server.state.replies.append(Reply(TRADE))
+    assert "700 billion" in chat.ask("How much trade do they share?").text
+    assert len(chat.history) == 1
+
+
+def test_wrong_key_gives_one_clear_message_without_the_key(home: Path, server: LLMServer) -> None:
+    qa = Assistant.open(
+        Config.from_env(
+            home=home,
+            answer_mode="llm",
+            llm_base_url=server.state.url,
+            llm_api_key="sk-wrong-secret-1234",
+            llm_retries=0,
+        )
+    )
+    with pytest.raises(LLMError) as err:
+        qa.ask("How much trade do they share?")
+    assert "refused the API key" in str(err.value)
+    assert "sk-wrong-secret-1234" not in str(err.value)
+    assert "sk-wrong-secret-1234" not in repr(qa.config)
+
+
+def test_server_down_gives_one_line_from_the_cli_not_a_traceback(home: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "HF_HUB_OFFLINE": "1",
+        "RAG_HOME": str(home),
+        "RAG_ANSWER_MODE": "llm",
+        "RAG_LLM_BASE_URL": url,
+        "RAG_LLM_RETRIES": "1",
+        "OPENAI_API_KEY": "sk-secret-down-5678",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "How much trade do they share?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert (
+        lines[-1] == f"rag: error: cannot reach the LLM server at {url} (2 tries): is it running?"
+    )
+    assert "Traceback" not in done.stderr and "sk-secret-down-5678" not in done.stderr + done.stdout
