@@ -144,12 +144,9 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
             (f"hybrid + chat ({mode})", system[kind]),
             ("dense, raw q", base[kind]),
         ):
-            hit, contains, cited = tally.rates()
+            rates = " | ".join(f"{r:.3f}" for r in tally.rates())
             refused = f"{tally.refused / (tally.turns or 1):.3f}" if tally is system[kind] else "-"
-            lines.append(
-                f"| {kind} | {tally.turns} | {name} | {hit:.3f} | {contains:.3f} | "
-                f"{cited:.3f} | {refused} |"
-            )
+            lines.append(f"| {kind} | {tally.turns} | {name} | {rates} | {refused} |")
     secs = system["first"].seconds + system["follow-up"].seconds
     lines.append("")
     lines.append(
