@@ -25,10 +25,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# The main job: the sample articles into the library (when it is empty), then the library.
+# The main job: the sample articles into the library (when it is empty), then a chat over them.
 run: install
 	$(VENV)/bin/rag ingest --if-empty data/articles
-	$(VENV)/bin/rag docs list
+	$(VENV)/bin/rag chat
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -161,18 +161,32 @@ class ExtractiveAnswerer:
             yield REFUSAL
             return Draft(REFUSAL, [], refused=True)
         chosen = [best]
-        if len(order) > 1:
-            second = int(order[1])
-            if score[second] >= score[best] - SECOND_WITHIN and support[second] >= REFUSE_BELOW:
-                chosen.append(second)
+        # The runner-up, unless it only repeats the best (captions often appear twice).
+        top = sentences[best].text
+        second = next((int(i) for i in order[1:] if sentences[i].text != top), None)
+        if (
+            second is not None
+            and score[second] >= score[best] - SECOND_WITHIN
+            and support[second] >= REFUSE_BELOW
+        ):
+            chosen.append(second)
         citations: list[Citation] = []
         parts: list[str] = []
         for n, i in enumerate(chosen, start=1):
             s = sentences[i]
             citations.append(citation(n, s))
-            parts.append(f"{s.text} [{n}]")
+            parts.append(f"{defuse_markers(s.text)} [{n}]")
             yield ("" if n == 1 else " ") + parts[-1]
         return Draft(" ".join(parts), citations)
+
+
+_MARKER_LIKE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def defuse_markers(text: str) -> str:
+    """Article text with its own ``[n]`` turned into ``(n)``, so that a quote can never pass
+    for one of the answer's citation markers."""
+    return _MARKER_LIKE.sub(r"(\1)", text)
 
 
 def citation(n: int, s: Sentence) -> Citation:
