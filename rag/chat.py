@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 #: A follow-up stays on the articles of the conversation unless an article outside them is
 #: this much more similar to the question than the best passage inside them.
-MOVE_AWAY_MARGIN = 0.12
+MOVE_AWAY_MARGIN = 0.25
 
 _REFERS_BACK = re.compile(
     r"\b(he|she|him|her|his|hers|it|its|they|them|their|theirs|this|that|these|those|"

@@ -153,7 +153,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     while True:
         try:
             line = input("you> " if interactive else "")
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):
+            print()
             break
         question = line.strip()
         if not question:

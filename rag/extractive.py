@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,8 +33,6 @@ STANDALONE_FLOOR = 0.9
 TYPE_BONUS = 0.12
 #: Bonus by the rank of the sentence's passage: 0.1 for the first, 0.05 for the second...
 RANK_BONUS = 0.1
-#: Penalty for a sentence this chat already cited: a new question wants something new.
-REPEAT_PENALTY = 0.15
 #: Bonus for the sentences just after the one cited last: conversations move forward.
 NEXT_BONUS = 0.08
 NEXT_WINDOW = 400
@@ -44,14 +42,10 @@ NEXT_WINDOW = 400
 class ChatContext:
     """What the answerer knows of the conversation so far."""
 
-    #: Sentences already cited, as ``(article_id, start)``.
-    cited: set[tuple[str, int]] = field(default_factory=set)
     #: ``(article_id, end)`` of the last sentence cited.
     last: tuple[str, int] | None = None
 
     def remember(self, citations: Sequence[Citation]) -> None:
-        for c in citations:
-            self.cited.add((c.article_id, c.start))
         if citations:
             self.last = (citations[0].article_id, citations[0].end)
 
@@ -125,8 +119,6 @@ class ExtractiveAnswerer:
             if kind and holds_type(kind, s.text, question):
                 score[i] += TYPE_BONUS
             score[i] += RANK_BONUS / (1 + s.rank)
-            if (s.passage.article_id, s.start) in context.cited:
-                score[i] -= REPEAT_PENALTY
             if (
                 context.last is not None
                 and s.passage.article_id == context.last[0]
