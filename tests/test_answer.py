@@ -12,7 +12,6 @@ import pytest
 
 from rag.answer import REFUSAL, Answer
 from rag.assistant import Assistant
-from rag.chat import condense, refers_back
 from rag.config import Config
 from rag.retrieve import Filters
 
@@ -128,16 +127,6 @@ def test_empty_library_and_empty_question(tmp_path: Path, embedder) -> None:  # 
     assert answer.refused and answer.citations == []
     with pytest.raises(ValueError, match="empty"):
         empty.ask("   ")
-
-
-def test_deterministic_rewrite_only_for_questions_that_lean_back() -> None:
-    previous = Answer(question="Who did Raimondo meet in Beijing?", text="x")
-    assert refers_back("What did he say about it?")
-    assert refers_back("Since when?")
-    assert not refers_back("How many Chinese companies were removed from a blacklist?")
-    assert condense("What did she say?", [previous]).endswith("Who did Raimondo meet in Beijing?)")
-    standalone = "How many Chinese companies were removed from a blacklist?"
-    assert condense(standalone, [previous]) == standalone
 
 
 def test_cli_ask_and_chat(qa: Assistant, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
