@@ -35,9 +35,11 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy rag ingest ui eval
 
-# Everything CI runs: lint, type checks, then all tests (the slow end-to-end ones included).
+# Everything CI runs: lint, type checks, all tests (the slow end-to-end ones included), then the
+# eval regression gate on the sample-articles set (report in artifacts/eval-samples).
 test: lint
 	$(VENV)/bin/pytest -q
+	$(VENV)/bin/rag eval --dataset samples --mode extractive --check --report artifacts/eval-samples
 
 # The fast set alone: no model, no servers.
 fast-test: install-dev

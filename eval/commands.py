@@ -19,8 +19,69 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+DATASETS = Path(__file__).resolve().parent / "datasets"
+
+
+def _dataset_folder(name: str) -> Path:
+    """A dataset folder, or the name of one under ``eval/datasets``."""
+    path = Path(name)
+    if path.is_dir():
+        return path
+    if (DATASETS / name).is_dir():
+        return DATASETS / name
+    known = ", ".join(sorted(p.name for p in DATASETS.iterdir() if p.is_dir()))
+    raise ValueError(f"no dataset {name!r}: give a folder, or one of: {known}")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.dataset import load_dataset
+    from eval.gate import DEFAULT_TOLERANCE, baseline_path, check, write_baseline
+    from eval.report import summary_table, write_report
+    from eval.run import run_eval
+    from rag.cli import config_from_args
+
+    data = load_dataset(_dataset_folder(args.dataset), Path(args.corpus) if args.corpus else None)
+    run = run_eval(data, mode=args.mode, k=args.k, config=config_from_args(args))
+    print(summary_table(run))
+    baseline = Path(args.baseline) if args.baseline else baseline_path(run.dataset, run.mode)
+    verdict, passed = "", True
+    if args.update_baseline:
+        write_baseline(baseline, run.metrics, args.tolerance or DEFAULT_TOLERANCE)
+        verdict = f"baseline written: {baseline}"
+    elif args.check:
+        passed, verdict = check(baseline, run.metrics)
+    if verdict:
+        print(f"\n{verdict}")
+    if args.report:
+        files = write_report(run, Path(args.report), verdict)
+        print(f"\nreport: {', '.join(str(f) for f in files)}")
+    return 0 if passed else 1
+
+
 def register(sub: Any) -> None:
-    """Add ``rag bench`` to the CLI."""
+    """Add ``rag bench`` and ``rag eval`` to the CLI."""
+    ev = sub.add_parser(
+        "eval", help="score answers against a dataset of known facts; gate regressions"
+    )
+    ev.add_argument(
+        "--dataset", default="samples", help="dataset folder, or a name under eval/datasets"
+    )
+    ev.add_argument("--corpus", help="corpus to ingest instead of the dataset's own")
+    ev.add_argument("--mode", choices=["extractive", "llm"], default="extractive")
+    ev.add_argument("-k", type=int, default=5, help="passages retrieved per question")
+    ev.add_argument(
+        "--report", metavar="DIR", help="write report.md, results.json, items.csv, chart.png"
+    )
+    ev.add_argument(
+        "--check", action="store_true", help="exit 1 if a metric fell below its baseline"
+    )
+    ev.add_argument("--baseline", help="baseline file (default eval/baselines/DATASET-MODE.json)")
+    ev.add_argument(
+        "--update-baseline", action="store_true", help="write the baseline from this run"
+    )
+    ev.add_argument("--tolerance", type=float, help=f"with --update-baseline (default {0.02})")
+    ev.set_defaults(func=cmd_eval)
+
     bench = sub.add_parser("bench", help="measure ingest throughput against raw encoding")
     bench.add_argument(
         "--corpus", default=DEFAULT_CORPUS, help="articles to ingest (file or folder)"

@@ -1,0 +1,174 @@
+"""Scoring answers against known facts: per turn, then overall and by kind of turn.
+
+- **fact recall**: share of the expected facts the answer states (case, punctuation and number
+  forms normalised: "$700 billion" = "USD 700 billion", "twenty-seven" = "27");
+- **citation support**: share of the facts that a cited quote *from the right article* states;
+- **hit@k** and **MRR** of the gold article among the retrieved passages;
+- **refusal precision and recall** on the questions the articles cannot answer;
+- **rationale cited**: a citation overlaps the gold span (where the dataset has spans);
+- **latency** p50 and p95.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from eval.dataset import Turn
+from rag.answer import Answer
+
+_MARKER = re.compile(r"\[\d+\]")
+_SMALL = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_SMALL.split(" "))}
+_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"})
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70}
+_ONES = {w: int(n) for w, n in _NUMBER_WORDS.items() if int(n) < 10}
+_SYMBOLS = {"$": " usd ", "%": " percent ", "&": " and ", "€": " eur ", "£": " gbp "}
+_ARTICLES = {"a", "an", "the"}
+
+
+def normalize(text: str) -> str:
+    """Lowercase words with numbers as digits, no punctuation, articles or markers."""
+    text = unicodedata.normalize("NFKC", _MARKER.sub(" ", text)).lower()
+    for symbol, word in _SYMBOLS.items():
+        text = text.replace(symbol, word)
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 700,000 -> 700000
+    text = text.replace("per cent", "percent")
+    text = re.sub(r"(\w+)-(\w+)", r"\1 \2", text)  # twenty-seven, four-day
+    words = re.findall(r"\d+(?:\.\d+)?|\w+", text)
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in _TENS and i + 1 < len(words) and words[i + 1] in _ONES:
+            out.append(str(_TENS[w] + _ONES[words[i + 1]]))
+            i += 2
+            continue
+        if w not in _ARTICLES:
+            out.append(_NUMBER_WORDS.get(w, w))
+        i += 1
+    return " ".join(out)
+
+
+def states(text: str, variants: Sequence[str]) -> bool:
+    """Whether ``text`` states one of the variants, as whole words after normalising."""
+    body = f" {normalize(text)} "
+    return any(n and f" {n} " in body for n in map(normalize, variants))
+
+
+@dataclass
+class TurnResult:
+    """How one answer scored."""
+
+    item: str
+    turn: int
+    kind: str
+    question: str
+    answer: str
+    standalone: str
+    answerable: bool
+    refused: bool
+    facts: int
+    stated: int
+    cited: int
+    #: Rank (1-based) of the first retrieved passage from a gold article; 0 when none.
+    gold_rank: int
+    rationale_cited: bool | None
+    seconds: float
+
+    @property
+    def first(self) -> bool:
+        return self.turn == 1
+
+
+def score_turn(
+    item: str,
+    number: int,
+    kind: str,
+    turn: Turn,
+    answer: Answer,
+    seconds: float,
+    is_gold: Callable[[str, str], bool],
+) -> TurnResult:
+    """Score one answer; ``is_gold(article_id, source)`` tells whether an article is a source."""
+    stated = sum(states(answer.text, f.variants) for f in turn.facts)
+    cited = sum(
+        any(
+            states(c.quote, f.variants) and (not f.source or is_gold(c.article_id, f.source))
+            for c in answer.citations
+        )
+        for f in turn.facts
+    )
+    gold_rank = 0
+    for rank, p in enumerate(answer.passages, start=1):
+        if any(is_gold(p.article_id, g) for g in turn.gold):
+            gold_rank = rank
+            break
+    rationale: bool | None = None
+    if turn.span is not None:
+        lo, hi = turn.span
+        rationale = any(
+            any(is_gold(c.article_id, g) for g in turn.gold) and c.start < hi + 1 and c.end > lo - 1
+            for c in answer.citations
+        )
+    return TurnResult(
+        item=item,
+        turn=number,
+        kind=kind,
+        question=turn.question,
+        answer=answer.text,
+        standalone=answer.standalone,
+        answerable=turn.answerable,
+        refused=answer.refused,
+        facts=len(turn.facts),
+        stated=stated,
+        cited=cited,
+        gold_rank=gold_rank,
+        rationale_cited=rationale,
+        seconds=seconds,
+    )
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def summarize(results: Sequence[TurnResult], k: int) -> dict[str, Any]:
+    """The metrics over ``results`` (``None`` where a metric has nothing to count)."""
+    answerable = [r for r in results if r.answerable and r.facts]
+    with_gold = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    refused = [r for r in results if r.refused]
+    rationale = [r for r in results if r.rationale_cited is not None]
+    seconds = [r.seconds for r in results]
+    true_refusals = sum(1 for r in unanswerable if r.refused)
+    return {
+        "turns": len(results),
+        "fact_recall": _mean([r.stated / r.facts for r in answerable]),
+        "all_facts_stated": _mean([float(r.stated == r.facts) for r in answerable]),
+        "citation_support": _mean([r.cited / r.facts for r in answerable]),
+        f"hit@{k}": _mean([float(0 < r.gold_rank <= k) for r in with_gold]),
+        "mrr": _mean([1.0 / r.gold_rank if r.gold_rank else 0.0 for r in with_gold]),
+        "refusal_precision": true_refusals / len(refused) if refused and unanswerable else None,
+        "refusal_recall": true_refusals / len(unanswerable) if unanswerable else None,
+        "rationale_cited": _mean([float(bool(r.rationale_cited)) for r in rationale]),
+        "latency_p50_ms": float(np.percentile(seconds, 50) * 1000) if seconds else None,
+        "latency_p95_ms": float(np.percentile(seconds, 95) * 1000) if seconds else None,
+    }
+
+
+def report_groups(results: Sequence[TurnResult], k: int) -> dict[str, dict[str, Any]]:
+    """Metrics overall, for first turns and for follow-up turns."""
+    return {
+        "all": summarize(results, k),
+        "first turns": summarize([r for r in results if r.first], k),
+        "follow-ups": summarize([r for r in results if not r.first], k),
+    }
