@@ -77,6 +77,8 @@ def run_eval(
             file=progress,
             disable=progress is None,
             desc=f"{data.name} ({mode})",
+            # In a log (CI) a line every ten seconds is enough.
+            mininterval=0.1 if progress is not None and progress.isatty() else 10.0,
         )
         with bar:
             for item in data.items:
