@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.t
 # This machine's pip config names package folders that may be absent; pip warns per package.
 QUIET := 2>&1 | { grep -v '^WARNING: Location' || true; }
 
-.PHONY: run test fast-test lint install install-dev
+.PHONY: run test fast-test lint install install-dev chromium
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -25,19 +25,26 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# The main job: the sample articles into the library (when it is empty), then a chat over them.
+# The main job: the sample articles into the library (when it is empty), then the chat page
+# over them on http://127.0.0.1:7860 (`rag chat` is the same in a terminal).
 run: install
 	$(VENV)/bin/rag ingest --if-empty data/articles
-	$(VENV)/bin/rag chat
+	$(VENV)/bin/rag serve
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy rag ingest ui eval
 
+# The page tests drive Debian's chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the page tests"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 # Everything CI runs: lint, type checks, all tests (the slow end-to-end ones included), then the
 # eval regression gate on the sample-articles set (report in artifacts/eval-samples).
-test: lint
+test: lint chromium
 	$(VENV)/bin/pytest -q
 	$(VENV)/bin/rag eval --dataset samples --mode extractive --check --report artifacts/eval-samples
 

@@ -1,0 +1,181 @@
+"""The page end to end in a real headless Chromium (Debian's ``chromium``, driven by Playwright):
+the test starts ``rag serve`` on a free port over the sample articles and stops it after.
+Each step saves a screenshot under ``artifacts/screenshots/``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rag.assistant import Assistant
+from rag.config import Config
+
+from .conftest import ROOT, SAMPLES, free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "artifacts" / "screenshots"
+HARBOUR = (
+    "Harbour of Port Elling reopens\n\n"
+    "The harbour of Port Elling reopened on Tuesday after a storm. Harbour master Ines Carvalho "
+    "said 42 fishing boats had returned to the quay by the evening.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the page tests: apt-get install chromium")
+    home = tmp_path_factory.mktemp("page") / "lib"
+    assert Assistant.open(Config.from_env(home=home)).ingest(SAMPLES).ok
+    port = free_port()
+    log = (home.parent / "serve.log").open("w")
+    env = dict(os.environ, RAG_HOME=str(home), GRADIO_ANALYTICS_ENABLED="False")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError((home.parent / "serve.log").read_text())
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("rag serve did not answer in 120 s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(60_000)
+        pg.goto(server)
+        pg.wait_for_selector("#question textarea")
+        yield pg
+        browser.close()
+
+
+def new_conversation(page: Any) -> None:
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll(\"#chat [data-testid='bot']\").length == 0")
+
+
+def ask(page: Any, question: str) -> str:
+    """Type a question, send it, and return the last answer's text once it is complete."""
+    before = page.locator("#chat [data-testid='bot']").count()
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    try:
+        page.wait_for_function(
+            f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before}"
+        )
+    except Exception:
+        page.screenshot(path=str(SHOTS / "failed-ask.png"))
+        raise
+    # The answer is complete when the cards beside it (or the status line) are filled.
+    page.wait_for_function(
+        "!document.querySelector('#ask').disabled && "
+        "!document.querySelector('.progress-text, .eta-bar')"
+    )
+    page.wait_for_timeout(500)
+    return str(page.locator("#chat [data-testid='bot']").last.inner_text())
+
+
+def test_answer_with_citation_opens_the_highlighted_quote(page: Any) -> None:
+    answer = ask(page, "How many Chinese companies were removed from a blacklist?")
+    assert "27 Chinese companies" in answer and "[1]" in answer
+    assert "US-China communications" in page.inner_text("#sources")
+    page.screenshot(path=str(SHOTS / "1-answer.png"))
+    page.locator("#citation-picker label").first.click()
+    mark = page.locator("#article-view mark")
+    mark.wait_for()
+    assert "27 Chinese companies were removed from a blacklist" in mark.inner_text()
+    assert mark.is_visible()
+    page.screenshot(path=str(SHOTS / "2-citation-highlighted.png"))
+
+
+def test_follow_up_uses_the_conversation(page: Any) -> None:
+    new_conversation(page)
+    ask(page, "Which companies were removed from a blacklist ahead of Raimondo's trip?")
+    answer = ask(page, "How many of them were there?")
+    assert "27" in answer
+    assert "Searched for" in page.inner_text("#rewritten")
+    page.screenshot(path=str(SHOTS / "3-follow-up.png"))
+
+
+def test_upload_answer_then_remove(page: Any, tmp_path: Path) -> None:
+    upload = tmp_path / "harbour.txt"
+    upload.write_text(HARBOUR, "utf-8")
+    page.get_by_role("tab", name="Library").click()
+    page.set_input_files("#upload input[type=file]", str(upload))
+    # The upload is done when the file component lists the file.
+    page.wait_for_function("document.querySelector('#upload').innerText.includes('harbour.txt')")
+    page.click("#add")
+    page.wait_for_function("document.querySelector('#ingest-log').innerText.includes('added')")
+    assert "1 added" in page.inner_text("#ingest-log")
+    page.wait_for_function("document.querySelector('#library').innerText.includes('Port Elling')")
+    page.screenshot(path=str(SHOTS / "4-uploaded.png"))
+
+    # A file that cannot be read is reported in the page, which keeps working.
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    page.set_input_files("#upload input[type=file]", str(empty))
+    page.wait_for_function("document.querySelector('#upload').innerText.includes('empty.txt')")
+    page.click("#add")
+    page.wait_for_function("document.querySelector('#ingest-log').innerText.includes('1 failed')")
+    assert "empty.txt" in page.inner_text("#ingest-log")
+    page.screenshot(path=str(SHOTS / "4b-failed-upload.png"))
+
+    page.get_by_role("tab", name="Chat").click()
+    new_conversation(page)
+    answer = ask(page, "How many fishing boats returned to the harbour of Port Elling?")
+    assert "42 fishing boats" in answer
+    assert "Harbour of Port Elling reopens" in page.inner_text("#sources")
+    page.screenshot(path=str(SHOTS / "5-answer-from-upload.png"))
+
+    page.get_by_role("tab", name="Library").click()
+    page.click("#remove-choice input")
+    page.get_by_role("option", name="Harbour of Port Elling").first.click()
+    page.click("#remove")
+    page.wait_for_function("document.querySelector('#ingest-log').innerText.includes('Removed')")
+    page.wait_for_function("!document.querySelector('#library').innerText.includes('Port Elling')")
+    page.screenshot(path=str(SHOTS / "6-removed.png"))
+
+    page.get_by_role("tab", name="Chat").click()
+    new_conversation(page)
+    answer = ask(page, "How many fishing boats returned to the harbour of Port Elling?")
+    assert "42 fishing boats" not in answer
+    assert "Port Elling" not in page.inner_text("#sources")
+    page.screenshot(path=str(SHOTS / "7-gone-from-answers.png"))

@@ -1,0 +1,38 @@
+"""``rag serve``: the page on 127.0.0.1:7860 by default (registered through the
+``rag.commands`` entry point, so rag never imports ui)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rag.assistant import Assistant
+    from rag.cli import config_from_args
+    from ui.app import launch
+
+    user = os.environ.get("RAG_UI_USER")
+    password = os.environ.get("RAG_UI_PASSWORD")
+    if bool(user) != bool(password):
+        raise ValueError("set both RAG_UI_USER and RAG_UI_PASSWORD for a login, or neither")
+    qa = Assistant.open(config_from_args(args))
+    print(
+        f"serving {len(qa.documents())} articles on http://{args.host}:{args.port}", file=sys.stderr
+    )
+    launch(qa, args.host, args.port, (user, password) if user and password else None)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``rag serve`` to the CLI."""
+    serve = sub.add_parser("serve", help="the chat page (Gradio) on 127.0.0.1:7860")
+    serve.add_argument(
+        "--host", default=os.environ.get("RAG_UI_HOST", "127.0.0.1"), help="RAG_UI_HOST"
+    )
+    serve.add_argument(
+        "--port", type=int, default=int(os.environ.get("RAG_UI_PORT", "7860")), help="RAG_UI_PORT"
+    )
+    serve.set_defaults(func=cmd_serve)
