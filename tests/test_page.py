@@ -40,7 +40,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
     assert Assistant.open(Config.from_env(home=home)).ingest(SAMPLES).ok
     port = free_port()
     log = (home.parent / "serve.log").open("w")
-    env = dict(os.environ, RAG_HOME=str(home), GRADIO_ANALYTICS_ENABLED="False")
+    # An LLM endpoint where nothing listens: LLM mode is offered, and fails readably.
+    env = dict(
+        os.environ,
+        RAG_HOME=str(home),
+        GRADIO_ANALYTICS_ENABLED="False",
+        RAG_LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",
+        RAG_LLM_RETRIES="0",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
         stdout=log,
@@ -179,3 +186,40 @@ def test_upload_answer_then_remove(page: Any, tmp_path: Path) -> None:
     assert "42 fishing boats" not in answer
     assert "Port Elling" not in page.inner_text("#sources")
     page.screenshot(path=str(SHOTS / "7-gone-from-answers.png"))
+
+
+def test_llm_down_shows_a_message_and_the_page_keeps_working(page: Any) -> None:
+    new_conversation(page)
+    page.get_by_text("Settings").click()
+    page.locator("#mode label", has_text="llm").click()
+    page.fill("#question textarea", "Who did Gina Raimondo meet in Beijing?")
+    page.click("#ask")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('LLM server')")
+    assert "cannot reach the LLM server" in page.inner_text("#status")
+    page.screenshot(path=str(SHOTS / "8-llm-down.png"))
+    page.locator("#mode label", has_text="extractive").click()
+    assert "Wang Wentao" in ask(page, "Who did Gina Raimondo meet in Beijing?")
+    assert page.inner_text("#status").strip() == ""
+
+
+def test_empty_library_says_so(page: Any) -> None:
+    page.get_by_role("tab", name="Library").click()
+    for _ in range(2):
+        page.click("#remove-choice input")
+        option = page.get_by_role("option").first
+        title = option.inner_text().rsplit(" (", 1)[0][:30]
+        option.click()
+        page.click("#remove")
+        page.wait_for_function(
+            "t => document.querySelector('#ingest-log').innerText.includes('Removed: ' + t)",
+            arg=title,
+        )
+    page.wait_for_function("!document.querySelector('#library').innerText.includes('US-China')")
+    assert "Raimondo" not in page.inner_text("#library")
+    page.get_by_role("tab", name="Chat").click()
+    new_conversation(page)
+    page.fill("#question textarea", "Who did Gina Raimondo meet in Beijing?")
+    page.click("#ask")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('empty')")
+    assert "library is empty" in page.inner_text("#status")
+    page.screenshot(path=str(SHOTS / "9-empty-library.png"))
