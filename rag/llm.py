@@ -92,22 +92,23 @@ class LLM:
         """One readable message for a failure of the endpoint (never the API key)."""
         import openai
 
-        where, tries = self.where, self.config.llm_retries + 1
+        where, n = self.where, self.config.llm_retries + 1
+        tries = f"{n} {'try' if n == 1 else 'tries'}"
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             msg = f"the LLM server at {where} refused the API key: check OPENAI_API_KEY"
         elif isinstance(exc, openai.NotFoundError):
             msg = f"the LLM server at {where} has no model {self.config.llm_model!r}"
         elif isinstance(exc, openai.RateLimitError):
-            msg = f"the LLM server at {where} is rate limiting (429), {tries} tries; try later"
+            msg = f"the LLM server at {where} is rate limiting (429), {tries}; try later"
         elif isinstance(exc, openai.APITimeoutError):
             msg = (
                 f"the LLM server at {where} did not answer within "
-                f"{self.config.llm_timeout:g} s ({tries} tries)"
+                f"{self.config.llm_timeout:g} s ({tries})"
             )
         elif isinstance(exc, openai.APIConnectionError):
-            msg = f"cannot reach the LLM server at {where} ({tries} tries): is it running?"
+            msg = f"cannot reach the LLM server at {where} ({tries}): is it running?"
         elif isinstance(exc, openai.APIStatusError):
-            msg = f"the LLM server at {where} failed with HTTP {exc.status_code} ({tries} tries)"
+            msg = f"the LLM server at {where} failed with HTTP {exc.status_code} ({tries})"
         else:
             msg = f"the LLM server at {where} failed: {type(exc).__name__}"
         return LLMError(msg)
