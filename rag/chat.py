@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from rag.answer import Answer, Draft
-from rag.extractive import ChatContext
+from rag.extractive import ChatContext, question_parts
 from rag.retrieve import Filters, Passage, Retriever
 
 if TYPE_CHECKING:
@@ -116,8 +116,22 @@ class Chat:
         self.focus = ()
 
     def retrieve(self, standalone: str) -> list[Passage]:
-        """Passages for the standalone question, kept on the chat's focus unless the evidence
-        for another article is clearly stronger."""
+        """Passages for the standalone question; a two-part question gets passages for each
+        part in turn, so that both parts can be answered."""
+        asks = question_parts(standalone)
+        if len(asks) == 1:
+            return self._retrieve(standalone)
+        ranked = [self._retrieve(a) for a in asks]
+        merged: dict[str, Passage] = {}
+        for rank in range(self.k):
+            for found in ranked:
+                if rank < len(found) and len(merged) < self.k:
+                    merged.setdefault(found[rank].chunk_id, found[rank])
+        return list(merged.values())
+
+    def _retrieve(self, standalone: str) -> list[Passage]:
+        """Passages for one question, kept on the chat's focus unless the evidence for
+        another article is clearly stronger."""
         found = self.retriever.search(standalone, self.k, self.filters)
         if not self.focus:
             return found

@@ -101,7 +101,12 @@ class ExtractiveAnswerer:
         self.scorer = scorer
 
     def rank(
-        self, question: str, standalone: str, sentences: list[Sentence], context: ChatContext
+        self,
+        question: str,
+        standalone: str,
+        sentences: list[Sentence],
+        context: ChatContext,
+        by_rank: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(score, support)`` per sentence: support is the evidence alone, score adds the
         bonuses that order sentences of similar support."""
@@ -118,7 +123,8 @@ class ExtractiveAnswerer:
         for i, s in enumerate(sentences):
             if kind and holds_type(kind, s.text, question):
                 score[i] += TYPE_BONUS
-            score[i] += RANK_BONUS / (1 + s.rank)
+            if by_rank:
+                score[i] += RANK_BONUS / (1 + s.rank)
             if (
                 context.last is not None
                 and s.passage.article_id == context.last[0]
@@ -126,6 +132,42 @@ class ExtractiveAnswerer:
             ):
                 score[i] += NEXT_BONUS
         return score, support
+
+    def pick(
+        self,
+        question: str,
+        standalone: str,
+        sentences: list[Sentence],
+        context: ChatContext,
+        by_rank: bool = True,
+    ) -> list[int]:
+        """Indices of the sentences that answer, best first; none when nothing supports it."""
+        if not sentences:
+            return []
+        # The passages of a two-part question interleave both parts' rankings: their order
+        # says nothing about one part alone.
+        score, support = self.rank(question, standalone, sentences, context, by_rank=by_rank)
+        order = np.argsort(-score, kind="stable")
+        best = int(order[0])
+        evidence, floor = support[best], REFUSE_BELOW
+        if standalone.strip() == question.strip():
+            # Only a question that stands alone: a follow-up's words may be the chat's own.
+            evidence -= UNKNOWN_PENALTY * self.scorer.unknown_share(question)
+        else:
+            floor = FOLLOW_UP_REFUSE_BELOW
+        if evidence < floor:
+            return []
+        chosen = [best]
+        # The runner-up, unless it only repeats the best (captions often appear twice).
+        top = sentences[best].text
+        second = next((int(i) for i in order[1:] if sentences[i].text != top), None)
+        if (
+            second is not None
+            and score[second] >= score[best] - SECOND_WITHIN
+            and support[second] >= REFUSE_BELOW
+        ):
+            chosen.append(second)
+        return chosen
 
     def answer(
         self,
@@ -137,31 +179,21 @@ class ExtractiveAnswerer:
     ) -> Generator[str, None, Draft]:
         """Yield the answer text as it is composed; return the whole of it."""
         sentences = sentences_of(passages)
-        if not sentences:
-            yield REFUSAL
-            return Draft(REFUSAL, [], refused=True)
-        score, support = self.rank(question, standalone, sentences, context or ChatContext())
-        order = np.argsort(-score, kind="stable")
-        best = int(order[0])
-        evidence, floor = support[best], REFUSE_BELOW
-        if standalone.strip() == question.strip():
-            # Only a question that stands alone: a follow-up's words may be the chat's own.
-            evidence -= UNKNOWN_PENALTY * self.scorer.unknown_share(question)
+        context = context or ChatContext()
+        asks = question_parts(question)
+        chosen: list[int] = []
+        if len(asks) == 1:
+            chosen = self.pick(question, standalone, sentences, context)
         else:
-            floor = FOLLOW_UP_REFUSE_BELOW
-        if evidence < floor:
+            # A question in two parts gets the best sentence for each part.
+            for part in asks:
+                part_standalone = part if standalone == question else f"{part} ({standalone})"
+                for i in self.pick(part, part_standalone, sentences, context, by_rank=False):
+                    if sentences[i].text not in {sentences[j].text for j in chosen}:
+                        chosen.append(i)
+        if not chosen:
             yield REFUSAL
             return Draft(REFUSAL, [], refused=True)
-        chosen = [best]
-        # The runner-up, unless it only repeats the best (captions often appear twice).
-        top = sentences[best].text
-        second = next((int(i) for i in order[1:] if sentences[i].text != top), None)
-        if (
-            second is not None
-            and score[second] >= score[best] - SECOND_WITHIN
-            and support[second] >= REFUSE_BELOW
-        ):
-            chosen.append(second)
         citations: list[Citation] = []
         parts: list[str] = []
         for n, i in enumerate(chosen, start=1):
@@ -170,6 +202,20 @@ class ExtractiveAnswerer:
             parts.append(f"{defuse_markers(s.text)} [{n}]")
             yield ("" if n == 1 else " ") + parts[-1]
         return Draft(" ".join(parts), citations)
+
+
+_SECOND_QUESTION = re.compile(
+    r",?\s+and\s+(?=(?:what|who|whom|whose|which|when|where|why|how)\b)", re.I
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """A two-part question ("Who did she meet, and how many ...?") split in its parts; a part
+    too short to stand alone ("..., and where?") keeps the question whole."""
+    parts = [p.strip(" ,?") for p in _SECOND_QUESTION.split(question)]
+    if len(parts) < 2 or any(len(p.split()) < 3 for p in parts):
+        return [question]
+    return [p + "?" for p in parts]
 
 
 _MARKER_LIKE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")

@@ -165,3 +165,13 @@ def test_markers_inside_an_article_never_pass_for_citations(
     assert re.findall(r"\[(\d+)\]", answer.text) == [str(c.n) for c in answer.citations]
     assert "[7]" in answer.citations[0].quote  # the quote itself stays exact
     check_citations(assistant, answer, exact_text=False)
+
+
+def test_two_part_question_is_answered_from_both_articles(qa: Assistant) -> None:
+    answer = qa.ask(
+        "Which elements did China restrict exports of, and what did Jake Sullivan call "
+        "export controls?"
+    )
+    assert "gallium and germanium" in answer.text and "new strategic asset" in answer.text
+    assert len({c.article_id for c in answer.citations}) == 2
+    check_citations(qa, answer)

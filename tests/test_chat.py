@@ -52,3 +52,17 @@ def test_llm_client_streams_condenses_and_explains_failures(tmp_path) -> None:  
             llm.complete([{"role": "user", "content": "hi"}])
     finally:
         server.stop()
+
+
+def test_a_two_part_question_is_answered_part_by_part() -> None:
+    from rag.extractive import question_parts
+
+    assert question_parts(
+        "Who did Raimondo meet, and how many companies were taken off a blacklist?"
+    ) == ["Who did Raimondo meet?", "how many companies were taken off a blacklist?"]
+    # A part too short to stand alone keeps the question whole.
+    whole = "On which day did Raimondo meet Wang Wentao, and where?"
+    assert question_parts(whole) == [whole]
+    assert question_parts("Who did Raimondo meet in Beijing?") == [
+        "Who did Raimondo meet in Beijing?"
+    ]
