@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from rag.assistant import Assistant
 from rag.config import Config
 
-from .conftest import ROOT, SAMPLES, free_port
+from .conftest import ROOT, SAMPLES, free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
     home = tmp_path_factory.mktemp("page") / "lib"
     assert Assistant.open(Config.from_env(home=home)).ingest(SAMPLES).ok
     port = free_port()
-    log = (home.parent / "serve.log").open("w")
     # An LLM endpoint where nothing listens: LLM mode is offered, and fails readably.
     env = dict(
         os.environ,
@@ -48,35 +44,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
         RAG_LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",
         RAG_LLM_RETRIES="0",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-    )
+    args = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError((home.parent / "serve.log").read_text())
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("rag serve did not answer in 120 s")
-            time.sleep(0.3)
+    with running(args, url, home.parent / "serve.log", env):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
