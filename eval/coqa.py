@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import string
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from eval.score import overlaps, states
 from rag.answer import Answer
 from rag.assistant import Assistant
 from rag.config import Config
@@ -31,21 +30,6 @@ from rag.retrieve import Passage
 from rag.support import sentences_of
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[1].parent / "shared/datasets/coqa-wikipedia"
-_MARKER = re.compile(r"\s*\[\d+\]")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalize(text: str) -> str:
-    """Lowercase, no punctuation or articles, single spaces (SQuAD's answer normalisation)."""
-    text = _MARKER.sub("", text).lower()
-    text = "".join(ch if ch not in string.punctuation else " " for ch in text)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def contains_answer(text: str, accepted: Iterable[str]) -> bool:
-    """Whether ``text`` states one of the accepted answers, as whole words."""
-    body = f" {normalize(text)} "
-    return any(n and f" {n} " in body for n in map(normalize, accepted))
 
 
 @dataclass
@@ -69,14 +53,6 @@ class Tally:
     def rates(self) -> tuple[float, float, float]:
         n = self.turns or 1
         return self.hits / n, self.contains / n, self.cited / n
-
-
-def overlaps(span: Sequence[int] | None, start: int, end: int) -> bool:
-    """Whether ``[start, end)`` overlaps the gold span (whose offsets may be one off)."""
-    if not span:
-        return False
-    lo, hi = span
-    return start < hi + 1 and end > lo - 1
 
 
 def _baseline(qa: Assistant, question: str) -> tuple[list[Passage], str, tuple[str, int, int]]:
@@ -110,12 +86,12 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
                 story_of.get(c.article_id) == story and overlaps(span, c.start, c.end)
                 for c in ans.citations
             )
-            contains = contains_answer(ans.text, accepted)
+            contains = states(ans.text, accepted)
             system[kind].add(hit, contains, cited, ans.refused)
             passages, sentence, (aid, start, end) = _baseline(qa, turn["question"])
             b_hit = any(story_of.get(p.article_id) == story for p in passages)
             b_cited = story_of.get(aid) == story and overlaps(span, start, end)
-            base[kind].add(b_hit, contains_answer(sentence, accepted), b_cited)
+            base[kind].add(b_hit, states(sentence, accepted), b_cited)
             rows.append(
                 {
                     "story": story,

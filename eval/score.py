@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from eval.dataset import Turn
-from rag.answer import Answer
+from rag.answer import MARKER, Answer
 
-_MARKER = re.compile(r"\[\d+\]")
 _SMALL = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty"
@@ -37,7 +36,7 @@ _ARTICLES = {"a", "an", "the"}
 
 def normalize(text: str) -> str:
     """Lowercase words with numbers as digits, no punctuation, articles or markers."""
-    text = unicodedata.normalize("NFKC", _MARKER.sub(" ", text)).lower()
+    text = unicodedata.normalize("NFKC", MARKER.sub(" ", text)).lower()
     for symbol, word in _SYMBOLS.items():
         text = text.replace(symbol, word)
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 700,000 -> 700000
@@ -62,6 +61,14 @@ def states(text: str, variants: Sequence[str]) -> bool:
     """Whether ``text`` states one of the variants, as whole words after normalising."""
     body = f" {normalize(text)} "
     return any(n and f" {n} " in body for n in map(normalize, variants))
+
+
+def overlaps(span: Sequence[int] | None, start: int, end: int) -> bool:
+    """Whether ``[start, end)`` overlaps a gold span (whose offsets may be one off)."""
+    if not span:
+        return False
+    lo, hi = span
+    return start < hi + 1 and end > lo - 1
 
 
 @dataclass
@@ -114,9 +121,8 @@ def score_turn(
             break
     rationale: bool | None = None
     if turn.span is not None:
-        lo, hi = turn.span
         rationale = any(
-            any(is_gold(c.article_id, g) for g in turn.gold) and c.start < hi + 1 and c.end > lo - 1
+            any(is_gold(c.article_id, g) for g in turn.gold) and overlaps(turn.span, c.start, c.end)
             for c in answer.citations
         )
     return TurnResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rag.retrieve import Passage
@@ -77,6 +78,15 @@ class Draft:
     citations: list[Citation]
     refused: bool = False
     dropped_markers: int = 0
+
+
+#: A citation marker: ``[3]``, or several numbers in one ``[1, 2]``.
+MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its citation markers."""
+    return MARKER.sub("", text)
 
 
 #: What an answer says when the articles do not support one.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer import REFUSAL, Citation, Draft
+from rag.answer import MARKER, REFUSAL, Citation, Draft
 from rag.retrieve import Passage
 from rag.support import Sentence, SupportScorer, sentences_of
 
@@ -218,13 +218,10 @@ def question_parts(question: str) -> list[str]:
     return [p + "?" for p in parts]
 
 
-_MARKER_LIKE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-
-
 def defuse_markers(text: str) -> str:
     """Article text with its own ``[n]`` turned into ``(n)``, so that a quote can never pass
     for one of the answer's citation markers."""
-    return _MARKER_LIKE.sub(r"(\1)", text)
+    return MARKER.sub(r"(\1)", text)
 
 
 def citation(n: int, s: Sentence) -> Citation:

@@ -15,11 +15,11 @@ import secrets
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from rag.answer import REFUSAL, Answer, Citation, Draft
+from rag.answer import MARKER, REFUSAL, Answer, Citation, Draft, strip_markers
 from rag.config import Config
 from rag.extractive import ChatContext, citation
 from rag.retrieve import Passage
-from rag.support import SupportScorer, sentences_of
+from rag.support import Sentence, SupportScorer, sentences_of
 
 
 class LLMError(RuntimeError):
@@ -45,7 +45,6 @@ refer to. Reply with the rewritten question only."""
 
 #: How many earlier turns the model sees.
 HISTORY_TURNS = 3
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _PARTIAL = re.compile(r"\[[\d,\s]{0,12}$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
 
@@ -60,10 +59,6 @@ def fence(passages: Sequence[Passage]) -> tuple[str, str]:
         blocks.append(f"{head}\n{p.text.replace(tag, '')}")
     body = "\n\n".join(blocks)
     return f"<<<PASSAGES {tag}>>>\n{body}\n<<<END PASSAGES {tag}>>>", tag
-
-
-def _without_markers(text: str) -> str:
-    return _MARKER.sub("", text)
 
 
 class LLM:
@@ -172,7 +167,7 @@ class LLM:
         lines = []
         for turn in history[-HISTORY_TURNS:]:
             lines.append(f"User: {turn.question}")
-            lines.append(f"Assistant: {_without_markers(turn.text)}")
+            lines.append(f"Assistant: {strip_markers(turn.text)}")
         lines.append(f"User: {question}")
         rewritten = self.complete(
             [
@@ -213,7 +208,7 @@ class MarkerFilter:
     def _emit(self, text: str) -> str:
         out = []
         last = 0
-        for m in _MARKER.finditer(text):
+        for m in MARKER.finditer(text):
             out.append(text[last : m.start()])
             self.text += text[last : m.start()]
             numbers = [int(x) for x in m.group(1).split(",")]
@@ -231,7 +226,7 @@ class MarkerFilter:
 
     def _claim(self) -> str:
         """The sentence of the reply that the marker now arriving belongs to."""
-        plain = _without_markers(self.text).rstrip()
+        plain = strip_markers(self.text).rstrip()
         parts = [p for p in _SENTENCE_END.split(plain) if p.strip()]
         return parts[-1] if parts else plain
 
@@ -239,27 +234,12 @@ class MarkerFilter:
         passage = self.passages[n - 1]
         candidates = sentences_of([passage])
         best = self.scorer.best(self._claim() or passage.text, candidates)
-        key = (n, best.start if best else passage.start)
+        # A passage always has a sentence; the whole passage stands in should it not.
+        quote = best or Sentence(passage.text, passage.start, passage.end, passage, n - 1)
+        key = (n, quote.start)
         if key not in self._by_quote:
-            number = len(self.citations) + 1
-            self._by_quote[key] = number
-            if best is None:
-                self.citations.append(
-                    Citation(
-                        number,
-                        passage.article_id,
-                        passage.title,
-                        passage.source,
-                        passage.url,
-                        passage.published,
-                        passage.text,
-                        passage.start,
-                        passage.end,
-                        passage.chunk_id,
-                    )
-                )
-            else:
-                self.citations.append(citation(number, best))
+            self._by_quote[key] = len(self.citations) + 1
+            self.citations.append(citation(self._by_quote[key], quote))
         return self._by_quote[key]
 
 
@@ -288,7 +268,7 @@ class LLMAnswerer:
         if history:
             parts.append("Conversation so far:")
             for q, a in list(history)[-HISTORY_TURNS:]:
-                parts.append(f"User: {q}\nAssistant: {_without_markers(a)}")
+                parts.append(f"User: {q}\nAssistant: {strip_markers(a)}")
         parts.append(f"Question: {question}")
         if standalone.strip() != question.strip():
             parts.append(f"(Standalone form of the question: {standalone})")
