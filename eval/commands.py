@@ -7,15 +7,24 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CORPUS = "../shared/datasets/coqa-wikipedia/corpus.jsonl"
+COQA = "../shared/datasets/coqa-wikipedia"
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from eval.bench import bench_ingest
-    from rag.cli import config_from_args
+    from eval.bench import markdown, run_bench, write_results
 
-    result = bench_ingest(Path(args.corpus), repeats=args.repeats, config=config_from_args(args))
-    print(result.table())
+    sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else DEFAULT_SIZES
+    result = run_bench(
+        _dataset_folder(args.dataset),
+        repeats=args.repeats,
+        sizes=sizes,
+        larger=not args.quick,
+        library=Path(args.library) if args.library else None,
+    )
+    print(markdown(result))
+    files = write_results(result, Path(args.out))
+    print(f"\nwritten: {', '.join(str(f) for f in files)}")
     return 0
 
 
@@ -82,9 +91,23 @@ def register(sub: Any) -> None:
     ev.add_argument("--tolerance", type=float, help=f"with --update-baseline (default {0.02})")
     ev.set_defaults(func=cmd_eval)
 
-    bench = sub.add_parser("bench", help="measure ingest throughput against raw encoding")
+    bench = sub.add_parser(
+        "bench",
+        help="measure ingest and question speed beside raw encoding and LlamaIndex",
+    )
     bench.add_argument(
-        "--corpus", default=DEFAULT_CORPUS, help="articles to ingest (file or folder)"
+        "--dataset",
+        default=COQA,
+        help="dataset folder whose corpus is ingested and whose conversations are asked",
     )
     bench.add_argument("--repeats", type=int, default=3, help="runs to take the median of")
+    bench.add_argument(
+        "--sizes",
+        help="library sizes in chunks for question latency (default 1000,10000,100000)",
+    )
+    bench.add_argument("--quick", action="store_true", help="skip the larger ingest corpus")
+    bench.add_argument("--out", default="artifacts/bench", help="folder for bench.md/json/png")
+    bench.add_argument(
+        "--library", help="build the question libraries here and keep them (default: a temp dir)"
+    )
     bench.set_defaults(func=cmd_bench)

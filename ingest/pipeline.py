@@ -17,6 +17,7 @@ from ingest.progress import Progress, SilentProgress
 from rag.config import Config
 from rag.embeddings import Embedder, EmbeddingError
 from rag.records import Article, Chunk
+from rag.sentences import load_sentence_splitter
 from rag.store import Store, StoreError
 
 #: Chunks embedded together, as a multiple of the model's batch size: big enough to keep the
@@ -36,7 +37,7 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
-    #: Part of ``seconds`` spent loading the embedding model.
+    #: Part of ``seconds`` spent loading the embedding model and the sentence splitter.
     model_seconds: float = 0.0
 
     @property
@@ -52,7 +53,7 @@ class IngestReport:
             f"{self.chunks} chunks in {self.seconds:.1f} s"
         )
         if self.model_seconds >= 0.1:
-            text += f" ({self.model_seconds:.1f} s of it loading the model)"
+            text += f" ({self.model_seconds:.1f} s of it loading the models)"
         if self.chunks:
             text += f"; {rate:.1f} chunks/s"
         if self.skipped:
@@ -89,6 +90,7 @@ class Ingestor:
         # Asking the model loads it: only once an article needs chunking.
         began = time.perf_counter()
         limit = self.embedder.max_tokens
+        load_sentence_splitter()
         self.report.model_seconds += time.perf_counter() - began
         return min(self.config.chunk_tokens, limit)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import rag  # noqa: F401  (sets the offline and no-telemetry defaults first)
-from rag.config import Config
+from rag.config import EMBED_BACKENDS, Config
 from rag.embeddings import EmbeddingError, embedding_model_name
 from rag.store import Store, StoreError
 
@@ -25,6 +25,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         chroma_url=args.chroma_url,
         collection=args.collection,
         embed_model=args.embed_model,
+        embed_backend=args.embed_backend,
     )
 
 
@@ -196,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chroma-url", help="Chroma server, http://host:port (RAG_CHROMA_URL)")
     parser.add_argument("--collection", help="collection name (RAG_COLLECTION)")
     parser.add_argument("--embed-model", help="embedding model (RAG_EMBED_MODEL)")
+    parser.add_argument(
+        "--embed-backend",
+        choices=EMBED_BACKENDS,
+        help="how the bundled model runs (RAG_EMBED_BACKEND, default auto: onnx)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="add articles from files, folders, JSONL or URLs")

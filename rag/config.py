@@ -11,6 +11,9 @@ from typing import Any
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 ANSWER_MODES = ("extractive", "llm")
+#: ``auto`` runs the bundled model in ONNX Runtime (see README, Benchmarks)
+#: and any other sentence-transformers model in torch.
+EMBED_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
 
 def _env_number(name: str, default: float, cast: Callable[[str], Any] = int) -> Any:
@@ -40,6 +43,9 @@ class Config:
     #: ``all-MiniLM-L6-v2`` (bundled, offline), any sentence-transformers name or path,
     #: or ``openai:<model>`` (``RAG_EMBED_MODEL``).
     embed_model: str = DEFAULT_EMBED_MODEL
+    #: How the bundled model runs: ``auto``, ``torch``, ``onnx`` or ``onnx-int8``
+    #: (``RAG_EMBED_BACKEND``); the ONNX ones serve the bundled model only.
+    embed_backend: str = "auto"
     #: Texts per embedding call (``RAG_EMBED_BATCH``).
     embed_batch: int = 32
     #: Most word pieces in a chunk (``RAG_CHUNK_TOKENS``); capped by the model's input limit.
@@ -76,6 +82,7 @@ class Config:
             "chroma_url": os.environ.get("RAG_CHROMA_URL") or None,
             "collection": os.environ.get("RAG_COLLECTION", "articles"),
             "embed_model": os.environ.get("RAG_EMBED_MODEL", DEFAULT_EMBED_MODEL),
+            "embed_backend": os.environ.get("RAG_EMBED_BACKEND", "auto").strip().lower(),
             "embed_batch": _env_number("RAG_EMBED_BATCH", 32),
             "chunk_tokens": _env_number("RAG_CHUNK_TOKENS", 96),
             "chunk_overlap": _env_number("RAG_CHUNK_OVERLAP", 24),
@@ -119,6 +126,16 @@ class Config:
             raise ValueError("chunk_tokens must be at least 16")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
             raise ValueError("chunk_overlap must be at least 0 and below chunk_tokens")
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise ValueError(
+                f"embedding backend must be one of {', '.join(EMBED_BACKENDS)}, "
+                f"got {self.embed_backend!r}"
+            )
+        if self.embed_backend.startswith("onnx") and self.embed_model != DEFAULT_EMBED_MODEL:
+            raise ValueError(
+                f"the {self.embed_backend} backend runs only the bundled {DEFAULT_EMBED_MODEL}; "
+                "use RAG_EMBED_BACKEND=torch or auto for other models"
+            )
         if self.embed_batch < 1:
             raise ValueError("embed_batch must be at least 1")
         if self.max_article_bytes < 1:

@@ -163,8 +163,19 @@ def embedding_model_name(model: str) -> str:
     return f"sentence-transformers/{DEFAULT_EMBED_MODEL}" if model == DEFAULT_EMBED_MODEL else model
 
 
+#: What ``auto`` means for the bundled model.
+DEFAULT_BACKEND = "onnx"
+
+
 def make_embedder(config: Config) -> Embedder:
     """The embedder that ``config`` names (not loaded until first used)."""
     if config.embed_model.startswith("openai:"):
         return OpenAIEmbedder(config.embed_model.split(":", 1)[1], batch_size=config.embed_batch)
+    backend = config.embed_backend
+    if config.embed_model == DEFAULT_EMBED_MODEL and backend == "auto":
+        backend = DEFAULT_BACKEND
+    if backend.startswith("onnx"):
+        from rag.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(quantized=backend == "onnx-int8")
     return SentenceTransformerEmbedder(config.embed_model, batch_size=config.embed_batch)

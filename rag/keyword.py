@@ -39,6 +39,7 @@ class KeywordIndex:
         self.article_ids: list[str] = []
         self._metas: list[dict[str, Any]] = []
         self._df: Counter[str] = Counter()
+        self._columns: dict[tuple[str, bool], tuple[np.ndarray, dict[Any, int]]] = {}
 
     def _refresh(self) -> None:
         generation = self.store.generation()
@@ -52,7 +53,7 @@ class KeywordIndex:
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
         if chunks is not None and ready:
-            got = chunks.get(include=["documents", "metadatas"])
+            got = self.store.all_chunks(["documents", "metadatas"])
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 if meta.get("article_id") in ready:
                     ids.append(cid)
@@ -67,6 +68,7 @@ class KeywordIndex:
             bm25 = bm25s.BM25()
             bm25.index(tokens, show_progress=False)
         self._bm25, self.chunk_ids, self._metas, self._df = bm25, ids, metas, df
+        self._columns = {}
         self.article_ids = [m["article_id"] for m in metas]
         self._generation = generation
 
@@ -78,6 +80,43 @@ class KeywordIndex:
             return {
                 w: math.log(1 + (n - self._df[w] + 0.5) / (self._df[w] + 0.5)) for w in set(words)
             }
+
+    def _column(self, field: str, numeric: bool) -> tuple[np.ndarray, dict[Any, int]]:
+        """One metadata field of every chunk as an array: numbers (NaN where missing), or
+        codes with the value -> code table, so that a filter is a vector operation."""
+        key = (field, numeric)
+        if key not in self._columns:
+            values = [m.get(field) for m in self._metas]
+            codes: dict[Any, int] = {}
+            if numeric:
+                column = np.array(
+                    [np.nan if v is None else float(v) for v in values], dtype=np.float64
+                )
+            else:
+                column = np.fromiter(
+                    (codes.setdefault(v, len(codes)) for v in values), np.int64, len(values)
+                )
+            self._columns[key] = (column, codes)
+        return self._columns[key]
+
+    def _mask(self, where: dict[str, Any]) -> np.ndarray:
+        """Which chunks pass ``where`` (the subset of Chroma's language the retriever builds).
+
+        Vectorised: a Python test per chunk cost 145 ms a search at 100,000 chunks."""
+        if "$and" in where:
+            return np.logical_and.reduce([self._mask(w) for w in where["$and"]])
+        ((field, cond),) = where.items()
+        ((op, arg),) = cond.items() if isinstance(cond, dict) else (("$eq", cond),)
+        if op in ("$gte", "$lte"):
+            numbers, _ = self._column(field, numeric=True)
+            with np.errstate(invalid="ignore"):
+                return numbers >= arg if op == "$gte" else numbers <= arg
+        column, codes = self._column(field, numeric=False)
+        if op == "$in":
+            return np.isin(column, [codes[v] for v in arg if v in codes])
+        if op == "$eq":
+            return column == codes.get(arg, -1)
+        raise ValueError(f"unsupported filter operator {op}")
 
     def unknown(self, words: list[str]) -> set[str]:
         """The words (from ``terms``) that no chunk of the library contains."""
@@ -91,11 +130,7 @@ class KeywordIndex:
             self._refresh()
             if self._bm25 is None or k < 1:
                 return []
-            allowed = (
-                np.array([_passes(m, where) for m in self._metas], dtype=np.float32)
-                if where
-                else None
-            )
+            allowed = self._mask(where).astype(np.float32) if where else None
             tokens = _tokenize([query])
             if not tokens[0]:
                 return []
@@ -108,22 +143,3 @@ class KeywordIndex:
                 for d, s in zip(docs[0], scores[0], strict=True)
                 if s > 0
             ]
-
-
-def _passes(meta: dict[str, Any], where: dict[str, Any]) -> bool:
-    """Evaluate the small subset of Chroma's ``where`` language that the retriever builds."""
-    if "$and" in where:
-        return all(_passes(meta, w) for w in where["$and"])
-    ((field, cond),) = where.items()
-    value = meta.get(field)
-    if not isinstance(cond, dict):
-        return bool(value == cond)
-    ((op, arg),) = cond.items()
-    if value is None:
-        return False
-    return {
-        "$in": lambda: value in arg,
-        "$gte": lambda: value >= arg,
-        "$lte": lambda: value <= arg,
-        "$eq": lambda: value == arg,
-    }[op]()

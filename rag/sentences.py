@@ -34,6 +34,11 @@ def _punkt() -> Any:
     return PunktTokenizer("english")
 
 
+def load_sentence_splitter() -> None:
+    """Load Punkt now (importing nltk takes about 3 s) rather than on the first sentence."""
+    _punkt()
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of every sentence; lines (headlines, captions) are never joined."""
     punkt = _punkt()

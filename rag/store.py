@@ -20,6 +20,9 @@ MODEL_KEY = "embedding_model"
 READY = "ready"
 #: An article is "pending" while its chunks are written or removed; readers ignore it.
 PENDING = "pending"
+#: Rows per Chroma read of a whole collection: one read of 100,000 chunks fails with SQLite's
+#: "too many SQL variables".
+PAGE = 5_000
 
 
 class StoreError(RuntimeError):
@@ -146,6 +149,26 @@ class Store:
     def _bump(self) -> None:
         self._articles.modify(metadata={"generation": uuid.uuid4().hex})
 
+    @staticmethod
+    def read_all(collection: Any, **query: Any) -> dict[str, list[Any]]:
+        """Chroma's ``get`` over a whole collection, read page by page."""
+        include = list(query.pop("include", []))
+        out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+        offset = 0
+        while True:
+            got = collection.get(limit=PAGE, offset=offset, include=include, **query)
+            for key in out:
+                out[key].extend(got[key] if got[key] is not None else [])
+            if len(got["ids"]) < PAGE:
+                return out
+            offset += PAGE
+
+    def all_chunks(self, include: list[str]) -> dict[str, list[Any]]:
+        """Every chunk row (ids plus ``include``), read page by page."""
+        if self._chunks is None:
+            return {"ids": [], **{key: [] for key in include}}
+        return self.read_all(self._chunks, include=include)
+
     def count_chunks(self) -> int:
         return 0 if self._chunks is None else int(self._chunks.count())
 
@@ -153,7 +176,7 @@ class Store:
         """Every article in the library, newest first."""
         if self._articles is None:
             return []
-        got = self._articles.get(where={"status": READY}, include=["metadatas"])
+        got = self.read_all(self._articles, where={"status": READY}, include=["metadatas"])
         infos = [self._info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
         return sorted(infos, key=lambda a: (a.published, a.title), reverse=True)
 
@@ -327,7 +350,7 @@ class Store:
         """Clean up articles a crashed writer left pending for longer than ``stale_after`` s."""
         if self._articles is None:
             return []
-        got = self._articles.get(where={"status": PENDING}, include=["metadatas"])
+        got = self.read_all(self._articles, where={"status": PENDING}, include=["metadatas"])
         now = time.time()
         stale = [
             i

@@ -62,6 +62,11 @@ class SupportScorer:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget the cached sentence embeddings."""
+        with self._lock:
+            self._cache.clear()
+
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts``, from the cache where it has them."""
         with self._lock:

@@ -93,8 +93,12 @@ def test_abbreviations_do_not_split_sentences() -> None:
 
 @pytest.mark.slow
 def test_no_chunk_exceeds_the_real_models_input(embedder) -> None:  # type: ignore[no-untyped-def]
-    tok = embedder.model.tokenizer
-    limit = embedder.model.max_seq_length
+    from rag.embeddings import SentenceTransformerEmbedder
+
+    # The torch model's own tokenizer judges the spans of the default (ONNX) embedder.
+    model = SentenceTransformerEmbedder().model
+    tok = model.tokenizer
+    limit = model.max_seq_length
     long_sentence = "The " + "committee, which met repeatedly, " * 120 + "agreed."
     for text in [*corpus(), long_sentence]:
         chunks = chunk_text("a", text, embedder.token_spans, embedder.max_tokens, 32)

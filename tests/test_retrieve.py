@@ -61,6 +61,24 @@ def test_filters_by_source_and_date(library: Assistant) -> None:
         r.search(q, filters=Filters(date_to="last week"))
 
 
+def test_keyword_filters_match_what_chroma_filters(library: Assistant) -> None:
+    r = Retriever(library.store, library.embedder)
+    docs = library.documents()
+    harbour = next(d for d in docs if d.title == "Harbour reopens")
+    others = [d.id for d in docs if d.id != harbour.id]
+    for where in [
+        Filters(sources=("Coastal Times",)).where(),
+        Filters(article_ids=tuple(others)).where(),
+        Filters(date_from="2023-08-01", date_to="2023-08-31").where(),
+        Filters(sources=("Coastal Times", "nowhere"), date_to="2023-12-31").where(),
+        {"source": "Coastal Times"},
+    ]:
+        assert where is not None
+        expected = set(library.store.chunks.get(where=where, include=[])["ids"])
+        got = {h.chunk_id for h in r.keyword.search("the harbour trade China said", 100, where)}
+        assert got <= expected and bool(got) == bool(expected), where
+
+
 def test_keyword_index_follows_removals_and_additions(library: Assistant, tmp_path: Path) -> None:
     r = Retriever(library.store, library.embedder)
     assert r.keyword.search("Carvalho", 5)
