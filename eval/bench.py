@@ -311,19 +311,29 @@ def chart(result: BenchResult, path: Path) -> Path:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     names = list(result.ingest)
+    figures = [_ingest_figures(result.ingest[c]) for c in names]
+    # Articles per second, the measure the LlamaIndex target is judged on; raw encode is
+    # converted with the number of chunks ingest makes per article.
+    per_article = [
+        result.ingest[c]["ingest"]["chunks"] / max(1, result.ingest[c]["ingest"]["articles"])
+        for c in names
+    ]
     systems = [
-        ("raw encode", "encode", "chunks_per_s"),
-        ("rag ingest", "ingest", "chunks_per_s"),
-        ("LlamaIndex quickstart", "llamaindex", "chunks_per_s"),
+        (
+            "raw encode (limit)",
+            [f["encode_cps"] / n for f, n in zip(figures, per_article, strict=True)],
+        ),
+        ("rag ingest", [f["ingest_aps"] for f in figures]),
+        ("LlamaIndex quickstart", [f["li_aps"] for f in figures]),
     ]
     width = 0.8 / len(systems)
-    for j, (label, key, metric) in enumerate(systems):
-        values = [_median(result.ingest[c][key][metric]) for c in names]
+    for j, (label, values) in enumerate(systems):
         left.bar([i + j * width for i in range(len(names))], values, width, label=label)
     left.set_xticks([i + width for i in range(len(names))], names)
-    left.set_ylabel("chunks per second")
+    left.set_ylabel("articles per second")
     left.set_title("Ingest throughput")
-    left.legend()
+    left.margins(y=0.25)
+    left.legend(loc="upper left", fontsize="small")
     backend = result.settings["backend"]
     served = sorted(
         (q for q in result.questions if q["backend"] == backend), key=lambda q: q["chunks"]
@@ -340,7 +350,7 @@ def chart(result: BenchResult, path: Path) -> Path:
     right.set_xlabel("chunks in the library")
     right.set_ylabel("ms")
     right.set_title("Question latency (targets 50 / 200 ms)")
-    right.legend()
+    right.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
