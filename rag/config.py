@@ -115,7 +115,9 @@ class Config:
         return bool(self.llm_api_key or self.llm_base_url)
 
     def with_(self, **changes: Any) -> Config:
-        """A copy with some fields changed."""
+        """A copy with some fields changed (``home`` may be given as a string)."""
+        if isinstance(changes.get("home"), str):
+            changes["home"] = Path(changes["home"])
         return replace(self, **changes)
 
     def validate(self) -> None:

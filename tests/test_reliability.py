@@ -1,0 +1,110 @@
+"""Reliability: an ingest killed with SIGKILL midway loses nothing and leaves nothing in part."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.config import Config
+from tests.conftest import COQA, ROOT
+
+pytestmark = pytest.mark.slow
+
+#: Ingests a corpus and prints a line each time articles are committed.
+DRIVER = textwrap.dedent(
+    """
+    import sys
+    from rag.assistant import Assistant
+    from ingest.progress import SilentProgress
+
+    class Committed(SilentProgress):
+        stored = 0
+        def advance(self, articles, chunks=0):
+            if articles:
+                self.stored += articles
+                print("stored", self.stored, flush=True)
+
+    qa = Assistant.open(home=sys.argv[1])
+    report = qa.ingest(sys.argv[2], progress=Committed())
+    print("done", len(report.added), len(report.unchanged), flush=True)
+    """
+)
+
+
+def _ingest(
+    home: Path, corpus: Path, kill_after: int | None, delay: float = 0.0
+) -> tuple[int, list[str]]:
+    """Run the driver; with ``kill_after``, SIGKILL it ``delay`` s after that many articles
+    are done (stored or found unchanged)."""
+    env = dict(os.environ, RAG_EMBED_BATCH="4")  # a commit every 64 chunks
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(home), str(corpus)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line.strip())
+        if (
+            kill_after is not None
+            and line.startswith("stored")
+            and int(line.split()[1]) >= kill_after
+        ):
+            time.sleep(delay)  # into the embedding or the writes of the next group
+            proc.send_signal(signal.SIGKILL)
+            break
+    return proc.wait(timeout=300), lines
+
+
+def test_an_ingest_killed_midway_is_completed_by_the_next_one_exactly_once(tmp_path: Path) -> None:
+    from eval.bench_corpus import load_articles
+    from rag.keyword import KeywordIndex
+    from rag.store import PENDING, Store
+
+    corpus = COQA / "corpus.jsonl"
+    if not corpus.is_file():
+        pytest.skip("needs ../shared/datasets/coqa-wikipedia")
+    expected = {a.id for a in load_articles(corpus)}
+    home = tmp_path / "lib"
+
+    # Three kills at different points, each run taking up where the last one died.
+    for kill_after, delay in ((10, 0.05), (35, 0.3), (60, 0.15)):
+        code, lines = _ingest(home, corpus, kill_after, delay)
+        assert code == -signal.SIGKILL
+        done = max(int(x.split()[1]) for x in lines if x.startswith("stored"))
+        assert kill_after <= done < len(expected)
+    stored_before = len(Store.open(Config.from_env(home=home), None).documents())
+    assert 10 <= stored_before < len(expected)
+
+    code, lines = _ingest(home, corpus, kill_after=None)
+    assert code == 0, lines
+    _, added, unchanged = lines[-1].split()
+    assert int(added) + int(unchanged) == len(expected)
+    assert int(unchanged) >= stored_before
+
+    # Reopened the way a user would: every article once, complete, nothing pending or orphaned.
+    store = Store.open(Config.from_env(home=home), None)
+    docs = store.documents()
+    assert sorted(d.id for d in docs) == sorted(expected)
+    assert store.read_all(store._articles, where={"status": PENDING}, include=[])["ids"] == []
+    rows = store.all_chunks(["metadatas"])
+    assert len(rows["ids"]) == len(set(rows["ids"])) == sum(d.chunks for d in docs)
+    per_article: dict[str, list[int]] = {}
+    for meta in rows["metadatas"]:
+        per_article.setdefault(meta["article_id"], []).append(int(meta["chunk"]))
+    assert set(per_article) == expected
+    for d in docs:
+        assert sorted(per_article[d.id]) == list(range(d.chunks)), d.id
+    keyword = KeywordIndex(store)
+    keyword.idf(["anything"])
+    assert sorted(keyword.chunk_ids) == sorted(rows["ids"])
