@@ -90,6 +90,7 @@ def iter_jsonl(path: Path, limit: int) -> Iterator[Article | LoadError]:
         for number, raw in _lines(path, limit):
             origin = f"{path}:{number}"
             if raw is None:
+                seen_any = True
                 yield LoadError(origin, f"line over the {mb(limit)} limit (RAG_MAX_ARTICLE_MB)")
                 continue
             if not raw.strip():
