@@ -110,7 +110,10 @@ class Ingestor:
                     self.report.skipped.append(item.ref)
                 else:
                     for loaded in load(
-                        item, self.config.max_article_bytes, self.config.fetch_timeout
+                        item,
+                        self.config.max_article_bytes,
+                        self.config.fetch_timeout,
+                        self.config.allow_private_urls,
                     ):
                         self._take(loaded)
             self._flush()

@@ -57,6 +57,9 @@ class Config:
     max_article_bytes: int = 5_000_000
     #: Seconds to wait for a URL (``RAG_FETCH_TIMEOUT``).
     fetch_timeout: float = 20.0
+    #: Fetch URLs on loopback, private and link-local addresses (``RAG_ALLOW_PRIVATE_URLS``);
+    #: off, so that a pasted URL cannot reach the machine's own services or the LAN.
+    allow_private_urls: bool = False
     #: Passages retrieved for each question (``RAG_TOP_K``).
     top_k: int = 5
     #: ``extractive`` (needs no model server) or ``llm`` (``RAG_ANSWER_MODE``).
@@ -88,6 +91,8 @@ class Config:
             "chunk_overlap": _env_number("RAG_CHUNK_OVERLAP", 24),
             "max_article_bytes": int(_env_number("RAG_MAX_ARTICLE_MB", 5.0, float) * 1_000_000),
             "fetch_timeout": _env_number("RAG_FETCH_TIMEOUT", 20.0, float),
+            "allow_private_urls": os.environ.get("RAG_ALLOW_PRIVATE_URLS", "").strip().lower()
+            in ("1", "true", "yes", "on"),
             "top_k": _env_number("RAG_TOP_K", 5),
             "answer_mode": os.environ.get("RAG_ANSWER_MODE", "extractive").strip().lower(),
             "llm_base_url": os.environ.get("RAG_LLM_BASE_URL")

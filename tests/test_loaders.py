@@ -34,8 +34,11 @@ that the damaged north pier would be repaired by the end of April.</p>
 </body></html>"""
 
 
-def load_one(path: Path | str, limit: int = LIMIT) -> Article | LoadError:
-    items = list(load(Source(str(path)), limit, timeout=5))
+def load_one(
+    path: Path | str, limit: int = LIMIT, allow_private: bool = True
+) -> Article | LoadError:
+    # The tests' web server listens on 127.0.0.1, which ingest refuses unless allowed.
+    items = list(load(Source(str(path)), limit, timeout=5, allow_private=allow_private))
     assert len(items) == 1, items
     return items[0]
 
@@ -269,6 +272,39 @@ def test_missing_path_and_unreachable_url_are_reported() -> None:
     url = f"http://127.0.0.1:{free_port()}/story.html"
     err = error(url)
     assert err.source == url and "unreachable" in err.reason
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/story.html",
+        "http://localhost:{port}/story.html",
+        "http://[::1]:{port}/story.html",
+        "http://10.1.2.3/story.html",
+        "http://192.168.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0:{port}/story.html",
+    ],
+)
+def test_private_and_loopback_urls_are_refused_unless_allowed(
+    web_root: tuple[str, Path], url: str
+) -> None:
+    base, root = web_root
+    (root / "story.html").write_text(HTML, encoding="utf-8")
+    url = url.format(port=base.rsplit(":", 1)[1])
+    err = load_one(url, allow_private=False)
+    assert isinstance(err, LoadError), err
+    assert "refused" in err.reason and "RAG_ALLOW_PRIVATE_URLS" in err.reason
+    if "127.0.0.1" in url or "localhost" in url:
+        assert isinstance(load_one(url, allow_private=True), Article)
+
+
+def test_private_url_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.config import Config
+
+    assert Config.from_env().allow_private_urls is False
+    monkeypatch.setenv("RAG_ALLOW_PRIVATE_URLS", "1")
+    assert Config.from_env().allow_private_urls is True
 
 
 def test_http_error_status_is_reported(web_root: tuple[str, Path]) -> None:

@@ -69,11 +69,14 @@ def expand(refs: Iterable[str | Path]) -> Iterator[Source | LoadError]:
             yield LoadError(text, "no such file or folder")
 
 
-def load(source: Source, limit: int, timeout: float) -> Iterator[Article | LoadError]:
-    """The articles of one source, or the errors that stop them."""
+def load(
+    source: Source, limit: int, timeout: float, allow_private: bool = False
+) -> Iterator[Article | LoadError]:
+    """The articles of one source, or the errors that stop them. URLs on private or
+    loopback addresses are refused unless ``allow_private``."""
     try:
         if source.is_url:
-            yield load_url(source.ref, limit, timeout)
+            yield load_url(source.ref, limit, timeout, allow_private)
         elif source.suffix == ".jsonl":
             yield from iter_jsonl(Path(source.ref), limit)
         elif source.suffix in FILE_LOADERS:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+from collections.abc import Callable
 from dataclasses import replace
 
 import httpx
@@ -15,16 +18,52 @@ from rag.records import Article
 USER_AGENT = "rag-news/0.1 (+article ingest)"
 
 
-def fetch(url: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
-    """The body (at most ``max_bytes``) and content type at ``url``."""
+def non_public_address(host: str) -> str | None:
+    """The first address ``host`` resolves to that is not on the public internet (loopback,
+    private, link-local such as cloud metadata, reserved), or None."""
     try:
-        with httpx.stream(
-            "GET",
-            url,
-            timeout=timeout,
-            follow_redirects=True,
-            headers={"User-Agent": USER_AGENT},
-        ) as response:
+        infos = socket.getaddrinfo(host.strip("[]"), None)
+    except (socket.gaierror, UnicodeError):
+        return None  # the fetch itself reports a name that does not resolve
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global or address.is_multicast:
+            return str(address)
+    return None
+
+
+def _guard(url: str, allow_private: bool) -> list[Callable[[httpx.Request], None]]:
+    """Request hooks that refuse every hop (redirects too) to a non-public address."""
+    if allow_private:
+        return []
+
+    def check(request: httpx.Request) -> None:
+        found = non_public_address(request.url.host)
+        if found is not None:
+            raise LoadError(
+                url,
+                f"refused: {request.url.host} is a private or loopback address ({found}); "
+                "set RAG_ALLOW_PRIVATE_URLS=1 to allow",
+            )
+
+    return [check]
+
+
+def fetch(
+    url: str, timeout: float, max_bytes: int, allow_private: bool = False
+) -> tuple[bytes, str]:
+    """The body (at most ``max_bytes``) and content type at ``url``; hosts on private or
+    loopback addresses are refused unless ``allow_private``."""
+    try:
+        with (
+            httpx.Client(
+                timeout=timeout,
+                follow_redirects=True,
+                headers={"User-Agent": USER_AGENT},
+                event_hooks={"request": _guard(url, allow_private)},
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
             if response.status_code >= 400:
                 raise LoadError(url, f"HTTP {response.status_code} {response.reason_phrase}")
             body = bytearray()
@@ -41,9 +80,9 @@ def fetch(url: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
         raise LoadError(url, f"fetch failed ({exc})") from None
 
 
-def load_url(url: str, limit: int, timeout: float) -> Article:
+def load_url(url: str, limit: int, timeout: float, allow_private: bool = False) -> Article:
     """The article at ``url``."""
-    body, ctype = fetch(url, timeout, limit * PDF_FACTOR)
+    body, ctype = fetch(url, timeout, limit * PDF_FACTOR, allow_private)
     ctype = ctype.split(";")[0].strip().lower()
     if ctype == "application/pdf" or body.startswith(b"%PDF-"):
         return article_from_pdf(body, url, limit, url=url)
