@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.chunking import chunk_text
+from ingest.chunking import chunk_article
 from ingest.loaders import Source, expand, load
 from rag.config import Config
 from rag.embeddings import Embedder
@@ -65,15 +65,12 @@ def add_real_articles(
     store: Store, embedder: Embedder, articles: list[Article], target_chunks: int, config: Config
 ) -> int:
     """Chunk, embed and store articles in order until the library holds ``target_chunks``."""
-    max_tokens = min(config.chunk_tokens, embedder.max_tokens)
     for article in articles:
         if store.count_chunks() >= target_chunks:
             break
         if store.info(article.id) is not None:
             continue
-        chunks = chunk_text(
-            article.id, article.text, embedder.token_spans, max_tokens, config.chunk_overlap
-        )
+        chunks = chunk_article(article.id, article.text, embedder, config)
         if chunks:
             store.add_articles([(article, chunks, embedder.embed([c.text for c in chunks]))])
     return store.count_chunks()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Config
+from rag.embeddings import Embedder
 
 
 def peak_rss_mb() -> float:
@@ -24,19 +25,12 @@ def _config(spec: dict[str, Any], home: Path) -> Config:
     return Config.from_env(home=home, chroma_url=None, embed_backend=spec.get("backend"))
 
 
-def _chunk_texts(corpus: Path, config: Config) -> tuple[int, list[str]]:
+def _chunk_texts(corpus: Path, embedder: Embedder, config: Config) -> tuple[int, list[str]]:
     from eval.bench_corpus import load_articles
-    from ingest.chunking import chunk_text
-    from rag.embeddings import make_embedder
+    from ingest.chunking import chunk_article
 
-    embedder = make_embedder(config)
     articles = load_articles(corpus)
-    limit = min(config.chunk_tokens, embedder.max_tokens)
-    texts = [
-        c.text
-        for a in articles
-        for c in chunk_text(a.id, a.text, embedder.token_spans, limit, config.chunk_overlap)
-    ]
+    texts = [c.text for a in articles for c in chunk_article(a.id, a.text, embedder, config)]
     return len(articles), texts
 
 
@@ -47,7 +41,7 @@ def encode(spec: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
         config = _config(spec, Path(home))
         embedder = make_embedder(config)
-        n_articles, texts = _chunk_texts(Path(spec["corpus"]), config)
+        n_articles, texts = _chunk_texts(Path(spec["corpus"]), embedder, config)
         embedder.embed(texts[:16])
         rates = []
         for _ in range(spec["repeats"]):

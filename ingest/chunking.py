@@ -11,6 +11,8 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.config import Config
+from rag.embeddings import Embedder
 from rag.records import Chunk
 from rag.sentences import sentence_spans
 
@@ -76,3 +78,11 @@ def chunk_text(
             k -= 1
         i = k
     return chunks
+
+
+def chunk_article(article_id: str, text: str, embedder: Embedder, config: Config) -> list[Chunk]:
+    """The chunks ingest makes of an article: the configured budget, capped by the model's
+    input, with at most half of it repeated as overlap."""
+    max_tokens = min(config.chunk_tokens, embedder.max_tokens)
+    overlap = min(config.chunk_overlap, max_tokens // 2)
+    return chunk_text(article_id, text, embedder.token_spans, max_tokens, overlap)

@@ -3,7 +3,6 @@ article whole, and report what happened to every input."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.chunking import chunk_text
+from ingest.chunking import chunk_article
 from ingest.loaders import SUPPORTED, LoadError, Source, expand, load
 from ingest.progress import Progress, SilentProgress
 from rag.config import Config
@@ -84,19 +83,18 @@ class Ingestor:
         self._seen: set[str] = set()
         #: identity -> id of its latest version in this run, so a later version replaces it.
         self._latest: dict[str, str] = {}
+        self._models_loaded = False
 
-    @functools.cached_property
-    def max_tokens(self) -> int:
-        # Asking the model loads it: only once an article needs chunking.
+    def _load_models(self) -> None:
+        """Load the model and the sentence splitter, timed apart from the work: only once an
+        article needs chunking."""
+        if self._models_loaded:
+            return
         began = time.perf_counter()
-        limit = self.embedder.max_tokens
+        _ = self.embedder.max_tokens  # asking the model loads it
         load_sentence_splitter()
         self.report.model_seconds += time.perf_counter() - began
-        return min(self.config.chunk_tokens, limit)
-
-    @property
-    def overlap(self) -> int:
-        return min(self.config.chunk_overlap, self.max_tokens // 2)
+        self._models_loaded = True
 
     def run(self, refs: Iterable[str | Path]) -> IngestReport:
         began = time.perf_counter()
@@ -138,9 +136,8 @@ class Ingestor:
             return
         self._seen.add(aid)
         try:
-            chunks = chunk_text(
-                aid, loaded.text, self.embedder.token_spans, self.max_tokens, self.overlap
-            )
+            self._load_models()
+            chunks = chunk_article(aid, loaded.text, self.embedder, self.config)
         except Exception as exc:
             self._fail(LoadError(loaded.origin, f"could not split into chunks: {exc}"))
             return
