@@ -15,11 +15,13 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.config import DEFAULT_EMBED_MODEL
 from rag.embeddings import EmbeddingError, bundled_model_path, embedding_model_name
 
 #: Bumped whenever the export changes, so that a stale cached model is not reused.
@@ -143,6 +145,48 @@ def exported_model(model_dir: Path, quantized: bool, cache_dir: Path | None = No
     return wanted
 
 
+@dataclass(frozen=True)
+class _Runtime:
+    session: Any
+    span_tokenizer: Any
+    batch_tokenizer: Any
+    max_seq_length: int
+
+
+_RUNTIMES: dict[tuple[Path, bool], _Runtime] = {}
+_RUNTIME_LOCK = threading.Lock()
+
+
+def _runtime(model_dir: Path, quantized: bool) -> _Runtime:
+    """One loaded session and tokenizer pair per model and process, shared by every library
+    that uses it (as the torch backend shares its model)."""
+    with _RUNTIME_LOCK:
+        key = (model_dir, quantized)
+        if key in _RUNTIMES:
+            return _RUNTIMES[key]
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        settings = json.loads((model_dir / "sentence_bert_config.json").read_text())
+        max_seq_length = int(settings.get("max_seq_length", 256))
+        pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
+        if not pooling.get("pooling_mode_mean_tokens"):
+            raise EmbeddingError(f"{model_dir} does not use mean pooling")
+        path = exported_model(model_dir, quantized)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        spans = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        spans.no_truncation()
+        spans.no_padding()
+        batch = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        batch.enable_truncation(max_seq_length)
+        batch.enable_padding(pad_id=batch.token_to_id("[PAD]") or 0)
+        _RUNTIMES[key] = _Runtime(session, spans, batch, max_seq_length)
+        return _RUNTIMES[key]
+
+
 class OnnxEmbedder:
     """The bundled sentence-transformers model (mean pooling, normalised) in ONNX Runtime."""
 
@@ -150,40 +194,20 @@ class OnnxEmbedder:
         self.model_dir = Path(model_dir or bundled_model_path())
         self.quantized = quantized
         # Same vectors (to within int8 rounding) as the torch model: libraries interoperate.
-        self.name = embedding_model_name("all-MiniLM-L6-v2")
+        self.name = embedding_model_name(DEFAULT_EMBED_MODEL)
         self.backend = "onnx-int8" if quantized else "onnx"
         self._session: Any = None
         self._batch_tokenizer: Any = None
         self._span_tokenizer: Any = None
         self._max_seq_length = 256
-        self._lock = threading.Lock()
 
     def _load(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                return
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-
-            settings = json.loads((self.model_dir / "sentence_bert_config.json").read_text())
-            self._max_seq_length = int(settings.get("max_seq_length", 256))
-            pooling = json.loads((self.model_dir / "1_Pooling" / "config.json").read_text())
-            if not pooling.get("pooling_mode_mean_tokens"):
-                raise EmbeddingError(f"{self.model_dir} does not use mean pooling")
-            path = exported_model(self.model_dir, self.quantized)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = os.cpu_count() or 1
-            options.log_severity_level = 3
-            self._session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-            spans = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-            spans.no_truncation()
-            spans.no_padding()
-            batch = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-            batch.enable_truncation(self._max_seq_length)
-            batch.enable_padding(pad_id=batch.token_to_id("[PAD]") or 0)
-            self._span_tokenizer, self._batch_tokenizer = spans, batch
+        if self._session is None:
+            runtime = _runtime(self.model_dir, self.quantized)
+            self._max_seq_length = runtime.max_seq_length
+            self._span_tokenizer = runtime.span_tokenizer
+            self._batch_tokenizer = runtime.batch_tokenizer
+            self._session = runtime.session
 
     @property
     def max_tokens(self) -> int:
