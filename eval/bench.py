@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.bench_corpus import write_larger_corpus
-from eval.dataset import load_dataset
+from eval.dataset import Dataset, load_dataset
 from rag.embeddings import DEFAULT_BACKEND
 
 #: Libraries the question latency is measured at, in chunks.
@@ -88,9 +88,8 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _conversations(dataset: Path, turns: int) -> list[list[str]]:
+def _conversations(data: Dataset, turns: int) -> list[list[str]]:
     """The first ``turns`` questions of each conversation in the dataset."""
-    data = load_dataset(dataset)
     return [[t.question for t in item.turns[:turns]] for item in data.items if item.turns]
 
 
@@ -148,7 +147,7 @@ def run_bench(
                 f"LlamaIndex quickstart, {cname}", {**base, "task": "llamaindex"}
             )
             result.ingest[cname] = row
-        conversations = _conversations(dataset, turns=2)
+        conversations = _conversations(data, turns=2)
         home = str(library or Path(work) / "library")
         for i, size in enumerate(sorted(sizes)):
             built = step(
