@@ -132,6 +132,16 @@ class Assistant:
         """Answer one question, yielding the text as it comes."""
         return self.chat(mode, k, filters).stream(question)
 
+    def warm_up(self) -> None:
+        """Load the models and build the keyword index now, so that the first question (or
+        the first 16, at once) does not wait for them."""
+        from rag.sentences import load_sentence_splitter
+        from rag.terms import terms
+
+        self.embedder.embed(["warm up"])
+        load_sentence_splitter()
+        self.retriever.keyword.idf(terms("warm up"))
+
     def documents(self) -> list[ArticleInfo]:
         """The articles in the library, newest first."""
         return self.store.documents()

@@ -6,16 +6,22 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
 _LINE = re.compile(r"[^\n]+")
+#: Held while nltk is imported or its data loaded: nltk's package imports are circular, and two
+#: threads importing it at once fail on each other's half-initialised modules (16 page
+#: conversations that start together did).
+NLTK_LOCK = threading.RLock()
 
 
 @functools.lru_cache(maxsize=1)
 def use_bundled_nltk_data() -> None:
     """Point NLTK at the data that ships inside llama-index-core (Punkt, stopwords)."""
-    import nltk
+    with NLTK_LOCK:
+        import nltk
 
     # Located without importing llama_index, which takes seconds.
     spec = importlib.util.find_spec("llama_index.core")
@@ -28,10 +34,11 @@ def use_bundled_nltk_data() -> None:
 
 @functools.lru_cache(maxsize=1)
 def _punkt() -> Any:
-    from nltk.tokenize.punkt import PunktTokenizer
+    with NLTK_LOCK:
+        from nltk.tokenize.punkt import PunktTokenizer
 
-    use_bundled_nltk_data()
-    return PunktTokenizer("english")
+        use_bundled_nltk_data()
+        return PunktTokenizer("english")
 
 
 def load_sentence_splitter() -> None:

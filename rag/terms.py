@@ -11,22 +11,27 @@ _WORD = re.compile(r"\w\w+|\d")
 
 @functools.lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from nltk.corpus import stopwords
+    from rag.sentences import NLTK_LOCK, use_bundled_nltk_data
 
-    from rag.sentences import use_bundled_nltk_data
+    with NLTK_LOCK:
+        from nltk.corpus import stopwords
 
-    use_bundled_nltk_data()
+        use_bundled_nltk_data()
+        words = stopwords.words("english")
     # Question words NLTK's list lacks; they never tell one passage from another.
     extra = {
         "much", "many", "would", "could", "might", "may", "shall", "must", "also", "ever",
         "whose", "else", "something", "anything", "someone", "anyone", "kind", "type", "thing",
     }  # fmt: skip
-    return frozenset(stopwords.words("english")) | extra
+    return frozenset(words) | extra
 
 
 @functools.lru_cache(maxsize=1)
 def _stemmer() -> functools._lru_cache_wrapper[str]:
-    from nltk.stem import PorterStemmer
+    from rag.sentences import NLTK_LOCK
+
+    with NLTK_LOCK:
+        from nltk.stem import PorterStemmer
 
     # The vocabulary is small next to the running text, so caching the stems saves most of
     # the stemmer's time on a large library.
