@@ -24,6 +24,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from rag.config import Config
 
+# Their asserts explain themselves in a failure, as a test module's do.
+pytest.register_assert_rewrite("tests.store_checks", "tests.hostile")
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "articles"
 COQA = ROOT.parent / "shared" / "datasets" / "coqa-wikipedia"

@@ -14,6 +14,7 @@ import pytest
 
 from rag.config import Config
 from tests.conftest import COQA, ROOT
+from tests.store_checks import assert_whole
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +69,7 @@ def _ingest(
 
 def test_an_ingest_killed_midway_is_completed_by_the_next_one_exactly_once(tmp_path: Path) -> None:
     from eval.bench_corpus import load_articles
-    from rag.keyword import KeywordIndex
-    from rag.store import PENDING, Store
+    from rag.store import Store
 
     corpus = COQA / "corpus.jsonl"
     if not corpus.is_file():
@@ -93,18 +93,4 @@ def test_an_ingest_killed_midway_is_completed_by_the_next_one_exactly_once(tmp_p
     assert int(unchanged) >= stored_before
 
     # Reopened the way a user would: every article once, complete, nothing pending or orphaned.
-    store = Store.open(Config.from_env(home=home), None)
-    docs = store.documents()
-    assert sorted(d.id for d in docs) == sorted(expected)
-    assert store.read_all(store._articles, where={"status": PENDING}, include=[])["ids"] == []
-    rows = store.all_chunks(["metadatas"])
-    assert len(rows["ids"]) == len(set(rows["ids"])) == sum(d.chunks for d in docs)
-    per_article: dict[str, list[int]] = {}
-    for meta in rows["metadatas"]:
-        per_article.setdefault(meta["article_id"], []).append(int(meta["chunk"]))
-    assert set(per_article) == expected
-    for d in docs:
-        assert sorted(per_article[d.id]) == list(range(d.chunks)), d.id
-    keyword = KeywordIndex(store)
-    keyword.idf(["anything"])
-    assert sorted(keyword.chunk_ids) == sorted(rows["ids"])
+    assert_whole(Store.open(Config.from_env(home=home), None), expected)

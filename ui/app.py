@@ -50,7 +50,8 @@ def sources_html(answer: Answer | None) -> str:
             else ""
         )
         cards.append(
-            f"<div class='card' data-n='{c.n}'><span class='n'>[{c.n}]</span>"
+            f"<div class='card' data-n='{c.n}' data-article='{html.escape(c.article_id)}' "
+            f"data-start='{c.start}' data-end='{c.end}'><span class='n'>[{c.n}]</span>"
             f"<b>{html.escape(c.title)}</b><div class='meta'>{meta}{link}</div>"
             f"<div class='quote'>“{html.escape(c.quote)}”</div></div>"
         )
