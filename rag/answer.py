@@ -52,7 +52,8 @@ class Answer:
     mode: str = "extractive"
     #: The passages retrieved for the question, best first (the LLM saw them numbered 1..n).
     passages: list[Passage] = field(default_factory=list)
-    #: Markers in the LLM's reply that named no passage and were removed from ``text``.
+    #: Markers in the LLM's reply removed from ``text``: they named no passage, or a passage
+    #: that does not support the sentence they end.
     dropped_markers: int = 0
     #: Seconds spent on each step: ``rewrite``, ``retrieve``, ``answer``.
     timings: dict[str, float] = field(default_factory=dict)

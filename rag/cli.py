@@ -115,7 +115,11 @@ def _show(stream: Any, out: TextIO) -> Any:
     out.write("\n")
     answer = stream.answer
     if answer.dropped_markers:
-        print(f"  ({answer.dropped_markers} marker(s) naming no passage were dropped)", file=out)
+        print(
+            f"  ({answer.dropped_markers} marker(s) dropped: they named no passage, or one "
+            "that does not back their sentence)",
+            file=out,
+        )
     _print_citations(answer, out)
     return answer
 

@@ -4,7 +4,8 @@ through the ``openai`` package.
 The passages go to the model fenced as untrusted data; the reply streams through a filter that
 keeps only ``[n]`` markers naming a passage it was given (the rest are dropped and counted),
 renumbers them in order of use, and quotes for each the sentence of the passage that best
-supports the sentence carrying the marker. Failures of the server become one ``LLMError`` with a
+supports the sentence carrying the marker; a marker whose passage does not support that sentence
+at all is dropped too. Failures of the server become one ``LLMError`` with a
 plain message; bounded retries and timeouts come from the client.
 """
 
@@ -43,9 +44,16 @@ CONDENSE_PROMPT = """Rewrite the user's last question as one standalone question
 understood without the conversation: replace pronouns and vague references with what they \
 refer to. Reply with the rewritten question only."""
 
+#: A marker stays only where a sentence of its passage supports the claim it ends at least this
+#: much (``SupportScorer.support``): unrelated claims score under 0.2 on the samples, loose
+#: paraphrases of a passage's sentence over 0.3.
+MARKER_SUPPORT_BELOW = 0.25
 #: How many earlier turns the model sees.
 HISTORY_TURNS = 3
-_PARTIAL = re.compile(r"\[[\d,\s]{0,12}$")
+#: The end of a piece that waits for the next: a marker begun, and the space before it (which
+#: goes if the marker is dropped).
+_PARTIAL = re.compile(r"\s*(?:\[[\d,\s]{0,12})?$")
+_CLOSING = ".,;:!?)]}\"'”’"
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
 
 
@@ -191,6 +199,7 @@ class MarkerFilter:
         self.dropped = 0
         self.text = ""
         self._pending = ""
+        self._space = ""
         self._by_quote: dict[tuple[int, int], int] = {}
 
     def feed(self, piece: str) -> str:
@@ -206,23 +215,36 @@ class MarkerFilter:
         return self._emit(rest)
 
     def _emit(self, text: str) -> str:
-        out = []
+        shown = len(self.text)
         last = 0
         for m in MARKER.finditer(text):
-            out.append(text[last : m.start()])
-            self.text += text[last : m.start()]
-            numbers = [int(x) for x in m.group(1).split(",")]
-            for n in numbers:
-                if 1 <= n <= len(self.passages):
-                    marker = f"[{self._cite(n)}]"
-                    out.append(marker)
-                    self.text += marker
-                else:
+            self._say(text[last : m.start()])
+            for n in (int(x) for x in m.group(1).split(",")):
+                cited = self._cite(n) if 1 <= n <= len(self.passages) else None
+                if cited is None:
                     self.dropped += 1
+                    self._withhold_space(shown)
+                else:
+                    self._say(f"[{cited}]")
             last = m.end()
-        out.append(text[last:])
-        self.text += text[last:]
-        return "".join(out)
+        self._say(text[last:])
+        return self.text[shown:]
+
+    def _withhold_space(self, shown: int) -> None:
+        """Take back the space before a dropped marker (not yet shown, as ``feed`` holds a
+        trailing space back), so that "yesterday [9]." reads "yesterday."."""
+        kept = max(len(self.text.rstrip()), shown)
+        self._space += self.text[kept:]
+        self.text = self.text[:kept]
+
+    def _say(self, text: str) -> None:
+        if not text:
+            return
+        # The withheld space returns before a word or a kept marker, not before punctuation.
+        if self._space and not (text[0].isspace() or text[0] in _CLOSING):
+            text = self._space + text
+        self._space = ""
+        self.text += text
 
     def _claim(self) -> str:
         """The sentence of the reply that the marker now arriving belongs to."""
@@ -230,12 +252,21 @@ class MarkerFilter:
         parts = [p for p in _SENTENCE_END.split(plain) if p.strip()]
         return parts[-1] if parts else plain
 
-    def _cite(self, n: int) -> int:
+    def _cite(self, n: int) -> int | None:
+        """The citation number for marker ``[n]``, or None when passage n does not back the
+        sentence the marker ends: a model cannot lend a claim a source that never made it."""
         passage = self.passages[n - 1]
         candidates = sentences_of([passage])
-        best = self.scorer.best(self._claim() or passage.text, candidates)
-        # A passage always has a sentence; the whole passage stands in should it not.
-        quote = best or Sentence(passage.text, passage.start, passage.end, passage, n - 1)
+        claim = self._claim()
+        if claim and candidates:
+            scores = self.scorer.support(claim, [s.text for s in candidates])
+            if float(scores.max()) < MARKER_SUPPORT_BELOW:
+                return None
+            quote = candidates[int(scores.argmax())]
+        else:
+            # A marker with no sentence before it: the passage's best match for itself.
+            best = self.scorer.best(passage.text, candidates)
+            quote = best or Sentence(passage.text, passage.start, passage.end, passage, n - 1)
         key = (n, quote.start)
         if key not in self._by_quote:
             self._by_quote[key] = len(self.citations) + 1
