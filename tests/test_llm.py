@@ -147,12 +147,24 @@ def test_follow_up_is_condensed_by_the_model(qa: Assistant, server: LLMServer) -
 def test_rate_limit_and_server_error_are_retried_within_bounds(
     qa: Assistant, server: LLMServer
 ) -> None:
+    chat = qa.chat()
     server.state.replies += [Reply(status=429), Reply(TRADE)]
-    assert "700 billion" in qa.ask("How much trade do they share?").text
-    server.state.replies += [Reply(status=500), Reply(status=500), Reply(TRADE)]
-    with pytest.raises(LLMError, match=r"HTTP 500 \(2 tries\)"):
-        qa.ask("How much trade do they share?")
-    assert len(server.state.requests) == 4  # 429 + ok, then 500 twice: no third try
+    assert "700 billion" in chat.ask("How much trade do they share?").text
+    # Each later turn is first condensed by the model (one call), then answered.
+    standalone = Reply("How much trade do the US and China share?")
+    server.state.replies += [standalone, Reply(status=429), Reply(status=429)]
+    with pytest.raises(LLMError, match=r"rate limiting \(429\), 2 tries; try later"):
+        chat.ask("And how much is that?")
+    server.state.replies += [standalone, Reply(status=500), Reply(status=503)]
+    with pytest.raises(LLMError, match=r"HTTP 503 \(2 tries\)"):
+        chat.ask("And how much is that?")
+    # 429 + ok; then condense + 429 twice; then condense + 5xx twice: never a third try.
+    assert len(server.state.requests) == 8
+    # The failed turns left the conversation as it was, and it goes on.
+    assert len(chat.history) == 1
+    server.state.replies += [standalone, Reply(TRADE)]
+    assert "700 billion" in chat.ask("And how much is that?").text
+    assert len(chat.history) == 2
 
 
 def test_a_stream_cut_midway_gives_a_clear_error_and_the_chat_goes_on(

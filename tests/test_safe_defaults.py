@@ -1,0 +1,207 @@
+"""Safe defaults of the running page (``rag serve`` on a free port, started by the test): it
+listens on 127.0.0.1 only, asks for the login it is given, refuses uploads over the size limit
+or of types it does not read, and never shows or logs the API key."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rag.assistant import Assistant
+
+from .conftest import SAMPLES, free_port, running
+from .llm_server import LLMServer
+
+pytestmark = pytest.mark.slow
+
+USER, PASSWORD = "reader", "pw-open-sesame-31"
+SECRET = "sk-live-secret-key-8c1f0e"
+#: RAG_MAX_ARTICLE_MB for the page: uploads are limited to four times it (80 KB).
+ARTICLE_MB = "0.02"
+UPLOAD_LIMIT = 80_000
+
+
+@dataclass
+class Page:
+    url: str
+    port: int
+    log: Path
+    llm: LLMServer
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterator[Page]:
+    home = tmp_path_factory.mktemp("safe") / "lib"
+    assert Assistant.open(home=str(home)).ingest(SAMPLES).ok
+    llm = LLMServer()  # expects "test-key": the page's key is refused, as a wrong key is
+    port = free_port()
+    env = dict(
+        os.environ,
+        RAG_HOME=str(home),
+        GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+        RAG_UI_USER=USER,
+        RAG_UI_PASSWORD=PASSWORD,
+        RAG_MAX_ARTICLE_MB=ARTICLE_MB,
+        OPENAI_API_KEY=SECRET,
+        RAG_LLM_BASE_URL=llm.state.url,
+        RAG_LLM_RETRIES="0",
+    )
+    env.pop("RAG_UI_HOST", None)
+    url = f"http://127.0.0.1:{port}"
+    log = home.parent / "serve.log"
+    # No --host: the default is what is tested.
+    args = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)]
+    try:
+        with running(args, url, log, env):
+            yield Page(url, port, log, llm, home)
+    finally:
+        llm.stop()
+
+
+def logged_in(page: Page) -> httpx.Client:
+    client = httpx.Client(base_url=page.url, timeout=30)
+    r = client.post("/login", data={"username": USER, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return client
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses (hex, as the kernel lists them) of sockets listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def _outward_address() -> str | None:
+    """An address of this machine other than loopback, if it has one (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+            address = str(s.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_the_page_listens_on_loopback_only_by_default(page: Page) -> None:
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("needs Linux's /proc/net/tcp")
+    assert _listening(page.port) == {"0100007F"}  # 127.0.0.1, and nothing else
+    outward = _outward_address()
+    if outward is not None:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://{outward}:{page.port}/", timeout=5)
+
+
+def test_a_configured_login_is_required(page: Page) -> None:
+    from gradio_client import Client
+
+    for path in ("/config", "/gradio_api/info"):
+        assert httpx.get(page.url + path, timeout=30).status_code == 401
+    upload = httpx.post(page.url + "/gradio_api/upload", files={"files": ("a.txt", b"x")})
+    assert upload.status_code == 401
+    wrong = httpx.post(page.url + "/login", data={"username": USER, "password": "guess"})
+    assert wrong.status_code == 400
+    with pytest.raises(Exception, match=r"(?i)auth|login|401"):
+        Client(page.url, verbose=False)
+    client = Client(page.url, auth=(USER, PASSWORD), verbose=False)
+    history, *_ = client.predict(
+        "Who did Gina Raimondo meet in Beijing?", [], "extractive", 5, "", "", [], api_name="/ask"
+    )
+    assert "Wang Wentao" in str(history[-1])
+
+
+def test_uploads_over_the_size_limit_or_of_unread_types_are_refused(
+    page: Page, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from .test_page import CHROMIUM, SHOTS
+
+    client = logged_in(page)
+    big = client.post("/gradio_api/upload", files={"files": ("big.txt", b"x" * 100_000)})
+    assert big.status_code == 413 and str(UPLOAD_LIMIT) in big.text
+    fits = client.post("/gradio_api/upload", files={"files": ("ok.txt", b"x" * 1_000)})
+    assert fits.status_code == 200
+
+    before = {d.id for d in Assistant.open(home=str(page.home)).documents()}
+    exe = tmp_path / "setup.exe"
+    exe.write_bytes(b"MZ\x90\x00" + b"\x00" * 200)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        tab = browser.new_page()
+        tab.set_default_timeout(60_000)
+        tab.goto(page.url)
+        tab.fill("input[name=username], input[type=text]", USER)
+        tab.fill("input[type=password]", PASSWORD)
+        tab.keyboard.press("Enter")
+        tab.get_by_role("tab", name="Library").click()
+        # The file picker offers only the types read; a script can still send another.
+        accept = tab.get_attribute("#upload input[type=file]", "accept") or ""
+        assert ".pdf" in accept and ".exe" not in accept
+        tab.set_input_files("#upload input[type=file]", str(exe))
+        tab.wait_for_function("document.body.innerText.includes('Invalid file type: setup.exe')")
+        tab.screenshot(path=str(SHOTS / "10-upload-type-refused.png"))
+        tab.click("#add")
+        tab.wait_for_function(
+            "document.querySelector('#ingest-log').innerText.includes('Choose files')"
+        )
+        browser.close()
+    assert {d.id for d in Assistant.open(home=str(page.home)).documents()} == before
+    assert not (page.home / "uploads" / "setup.exe").exists()
+
+
+def test_the_api_key_never_reaches_the_page_errors_or_logs(page: Page) -> None:
+    from gradio_client import Client
+
+    client = logged_in(page)
+    for path in ("/", "/config", "/gradio_api/info"):
+        assert SECRET not in client.get(path).text
+    chat = Client(page.url, auth=(USER, PASSWORD), verbose=False)
+    out: Any = chat.predict(
+        "Who did Gina Raimondo meet in Beijing?", [], "llm", 5, "", "", [], api_name="/ask"
+    )
+    status = out[-1]
+    assert "refused the API key" in status and SECRET not in str(out)
+    # The key was really sent (and refused): the test would see it leak.
+    sent = [r for r in page.llm.state.requests if r.get("messages")]
+    assert sent, "the page never called the LLM server"
+    assert SECRET not in page.log.read_text()
+
+
+def test_the_upload_field_refuses_other_types_on_the_server_too(
+    assistant: Assistant, tmp_path: Path
+) -> None:
+    """What a script that skips the page's own check meets: the component's server side."""
+    import gradio as gr
+    from gradio.data_classes import FileData, ListFiles
+
+    from ui.app import build_app
+
+    app = build_app(assistant)
+    (upload,) = [b for b in app.blocks.values() if isinstance(b, gr.File) and b.elem_id == "upload"]
+    exe = tmp_path / "setup.exe"
+    exe.write_bytes(b"MZ\x90\x00")
+    with pytest.raises(gr.Error, match="Invalid file type"):
+        upload.preprocess(ListFiles(root=[FileData(path=str(exe), orig_name="setup.exe")]))
+    text = tmp_path / "note.txt"
+    text.write_text("A note.", "utf-8")
+    kept = upload.preprocess(ListFiles(root=[FileData(path=str(text), orig_name="note.txt")]))
+    assert kept == [str(text)]
