@@ -236,18 +236,49 @@ def held_at_once(turns: list[Turned]) -> int:
     return most
 
 
-def test_sixteen_conversations_through_the_api_while_an_ingest_replaces_articles(
-    tmp_path: Path, embedder: object
-) -> None:
+def check_turns(
+    turns: list[Turned],
+    scripts: list[list[tuple[str, tuple]]],
+    marks: list[tuple[float, float]],
+    versions: Versions,
+) -> str:
+    """Every question answered, citations whole, the load real; a line of figures."""
+    assert len(turns) == sum(len(s) for s in scripts)
+    assert all(t.text.strip() for t in turns)
+    check_citations(turns, versions)
+    # The load was real: answers were given while ingests ran, by many conversations at once.
+    during, at_once = ingest_windows(marks, turns), held_at_once(turns)
+    assert during >= CONVERSATIONS and at_once >= CONVERSATIONS // 2
+    answered = [t for t in turns if t.accepted and not t.refused]
+    right = [t for t in answered if states(t.text, t.accepted)]
+    assert len(answered) >= 0.8 * sum(1 for t in turns if t.accepted)
+    assert len(right) >= 0.7 * len(answered)
+    churned = sum(aid in versions.churned for t in turns for aid, *_ in t.citations)
+    return (
+        f"{len(turns)} answers in {CONVERSATIONS} conversations, {at_once} at once, {during} "
+        f"during ingests; {len(answered)} answered, {len(right)} with an accepted answer; "
+        f"{churned} citations of articles being replaced"
+    )
+
+
+def library_for_the_writer(folder: Path) -> tuple[Path, Versions, list[Article], list[dict]]:
+    """A library of the samples and the writer's first round; what it knows of the versions."""
     coqa, stories = _coqa()
     versions = Versions()
     for path in SAMPLES.iterdir():
         versions.learn(path)
-    qa = Assistant.open(home=str(tmp_path / "lib"))
-    assert qa.ingest(SAMPLES).ok
-    first = write_round(tmp_path, coqa, 0)
+    home = folder / "lib"
+    first = write_round(folder, coqa, 0)
     versions.learn(first)
-    assert qa.ingest(first).ok
+    assert Assistant.open(home=str(home)).ingest(SAMPLES, first).ok
+    return home, versions, coqa, stories
+
+
+def test_sixteen_conversations_through_the_api_while_an_ingest_replaces_articles(
+    tmp_path: Path, embedder: object
+) -> None:
+    home, versions, coqa, stories = library_for_the_writer(tmp_path)
+    qa = Assistant.open(home=str(home))
     scripts = conversations(stories, coqa)
 
     turns: list[Turned] = []
@@ -298,25 +329,11 @@ def test_sixteen_conversations_through_the_api_while_an_ingest_replaces_articles
     errors = run_threads([converse(n) for n in range(CONVERSATIONS)] + [write])
     assert not errors, errors
 
-    asked = sum(len(s) for s in scripts)
-    assert len(turns) == asked
-    assert all(t.text.strip() for t in turns)
-    check_citations(turns, versions)
-    # The load was real: answers were given while ingests ran, by many conversations at once.
-    assert ingest_windows(marks, turns) >= CONVERSATIONS
-    assert held_at_once(turns) >= CONVERSATIONS // 2
-    answered = [t for t in turns if t.accepted and not t.refused]
-    right = [t for t in answered if states(t.text, t.accepted)]
-    assert len(answered) >= 0.8 * sum(1 for t in turns if t.accepted)
-    assert len(right) >= 0.7 * len(answered)
-
+    summary = check_turns(turns, scripts, marks, versions)
     assert_whole(qa.store, final_ids(tmp_path, versions))
     print(
-        f"{len(turns)} answers in {CONVERSATIONS} conversations, {held_at_once(turns)} at once, "
-        f"{ingest_windows(marks, turns)} during ingests; {len(answered)} answered, "
-        f"{len(right)} with an accepted answer; "
-        f"{sum(a in versions.churned for t in turns for a, *_ in t.citations)} citations of "
-        f"replaced articles, {sum(len(t.gone) for t in turns)} gone by the time they were checked"
+        f"API: {summary}; {sum(len(t.gone) for t in turns)} cited articles replaced by the time "
+        "they were checked"
     )
 
 
@@ -354,14 +371,7 @@ def test_sixteen_conversations_through_the_page_while_it_ingests_uploads(
 
     from tests.test_page import CHROMIUM
 
-    coqa, stories = _coqa()
-    versions = Versions()
-    for path in SAMPLES.iterdir():
-        versions.learn(path)
-    home = tmp_path / "lib"
-    first = write_round(tmp_path, coqa, 0)
-    versions.learn(first)
-    assert Assistant.open(home=str(home)).ingest(SAMPLES, first).ok
+    home, versions, coqa, stories = library_for_the_writer(tmp_path)
     scripts = conversations(stories, coqa)
     turns: list[Turned] = []
     marks: list[tuple[float, float]] = []
@@ -428,20 +438,7 @@ def test_sixteen_conversations_through_the_page_while_it_ingests_uploads(
     assert not problems, problems
     # The server is stopped: the library it leaves is whole.
     assert_whole(Assistant.open(home=str(home)).store, final_ids(tmp_path, versions))
-    assert len(turns) == sum(len(s) for s in scripts)
-    assert all(t.text.strip() for t in turns)
-    check_citations(turns, versions)
-    assert ingest_windows(marks, turns) >= CONVERSATIONS
-    assert held_at_once(turns) >= CONVERSATIONS // 2
-    answered = [t for t in turns if t.accepted and not t.refused]
-    right = [t for t in answered if states(t.text, t.accepted)]
-    assert len(answered) >= 0.8 * sum(1 for t in turns if t.accepted)
-    assert len(right) >= 0.7 * len(answered)
-    print(
-        f"page: {len(turns)} answers in {CONVERSATIONS} conversations, {held_at_once(turns)} at "
-        f"once, {ingest_windows(marks, turns)} during ingests; {len(answered)} answered, "
-        f"{len(right)} with an accepted answer"
-    )
+    print(f"page: {check_turns(turns, scripts, marks, versions)}")
 
 
 def test_sixteen_threads_loading_the_language_data_at_once_all_succeed() -> None:

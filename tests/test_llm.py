@@ -52,21 +52,25 @@ def home(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: i
     return path
 
 
-@pytest.fixture
-def qa(home: Path, server: LLMServer) -> Assistant:
+def llm_qa(home: Path, server: LLMServer, **settings: Any) -> Assistant:
+    """The library at ``home`` answering in LLM mode through the scripted server, whose script
+    and record start empty; ``settings`` override the config's fields."""
     server.state.replies.clear()
     server.state.requests.clear()
-    return Assistant.open(
-        Config.from_env(
-            home=home,
-            answer_mode="llm",
-            llm_base_url=server.state.url,
-            llm_api_key="test-key",
-            llm_model="scripted-model",
-            llm_timeout=5.0,
-            llm_retries=1,
-        )
-    )
+    fields: dict[str, Any] = {
+        "answer_mode": "llm",
+        "llm_base_url": server.state.url,
+        "llm_api_key": "test-key",
+        "llm_model": "scripted-model",
+        "llm_timeout": 5.0,
+        "llm_retries": 1,
+    }
+    return Assistant.open(Config.from_env(home=home, **{**fields, **settings}))
+
+
+@pytest.fixture
+def qa(home: Path, server: LLMServer) -> Assistant:
+    return llm_qa(home, server)
 
 
 def test_answer_streams_with_checked_markers_and_sentence_quotes(
@@ -181,15 +185,7 @@ def test_a_stream_cut_midway_gives_a_clear_error_and_the_chat_goes_on(
 
 
 def test_wrong_key_gives_one_clear_message_without_the_key(home: Path, server: LLMServer) -> None:
-    qa = Assistant.open(
-        Config.from_env(
-            home=home,
-            answer_mode="llm",
-            llm_base_url=server.state.url,
-            llm_api_key="sk-wrong-secret-1234",
-            llm_retries=0,
-        )
-    )
+    qa = llm_qa(home, server, llm_api_key="sk-wrong-secret-1234", llm_retries=0)
     with pytest.raises(LLMError) as err:
         qa.ask("How much trade do they share?")
     assert "refused the API key" in str(err.value)
@@ -227,18 +223,7 @@ def test_server_down_gives_one_line_from_the_cli_not_a_traceback(home: Path) -> 
 def test_a_model_that_hangs_times_out_within_bounds_and_the_chat_goes_on(
     home: Path, server: LLMServer
 ) -> None:
-    server.state.replies.clear()
-    server.state.requests.clear()
-    qa = Assistant.open(
-        Config.from_env(
-            home=home,
-            answer_mode="llm",
-            llm_base_url=server.state.url,
-            llm_api_key="test-key",
-            llm_timeout=1.0,
-            llm_retries=1,
-        )
-    )
+    qa = llm_qa(home, server, llm_timeout=1.0)
     chat = qa.chat()
     server.state.replies += [Reply(TRADE, delay=3.0), Reply(TRADE, delay=3.0)]
     began = time.monotonic()
@@ -267,20 +252,9 @@ Forty-two fishing boats returned to the quay by the evening [1].
 def test_an_article_cannot_rewrite_the_instructions_or_forge_citations(
     tmp_path: Path, server: LLMServer, embedder: object
 ) -> None:
-    home = tmp_path / "lib"
     (tmp_path / "hostile.txt").write_text(HOSTILE, "utf-8")
-    qa = Assistant.open(
-        Config.from_env(
-            home=home,
-            answer_mode="llm",
-            llm_base_url=server.state.url,
-            llm_api_key="test-key",
-            llm_retries=0,
-        )
-    )
+    qa = llm_qa(tmp_path / "lib", server, llm_retries=0)
     assert qa.ingest(SAMPLES, tmp_path / "hostile.txt").ok
-    server.state.replies.clear()
-    server.state.requests.clear()
 
     def obeyed(body: dict[str, Any]) -> Reply:
         """What a model that fell for the article would reply: its orders, markers for claims
