@@ -94,3 +94,7 @@ def test_an_ingest_killed_midway_is_completed_by_the_next_one_exactly_once(tmp_p
 
     # Reopened the way a user would: every article once, complete, nothing pending or orphaned.
     assert_whole(Store.open(Config.from_env(home=home), None), expected)
+    print(
+        f"3 SIGKILLs; {stored_before} of {len(expected)} articles stored before the last run, "
+        f"which added {added} and found {unchanged} unchanged"
+    )
