@@ -19,6 +19,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if bool(user) != bool(password):
         raise ValueError("set both RAG_UI_USER and RAG_UI_PASSWORD for a login, or neither")
     qa = Assistant.open(config_from_args(args))
+    print("loading the model and the keyword index…", file=sys.stderr)
     qa.warm_up()
     print(
         f"serving {len(qa.documents())} articles on http://{args.host}:{args.port}", file=sys.stderr
