@@ -256,17 +256,16 @@ class MarkerFilter:
         """The citation number for marker ``[n]``, or None when passage n does not back the
         sentence the marker ends: a model cannot lend a claim a source that never made it."""
         passage = self.passages[n - 1]
-        candidates = sentences_of([passage])
         claim = self._claim()
-        if claim and candidates:
-            scores = self.scorer.support(claim, [s.text for s in candidates])
-            if float(scores.max()) < MARKER_SUPPORT_BELOW:
-                return None
-            quote = candidates[int(scores.argmax())]
+        # A marker with no sentence before it quotes the passage's best match for itself.
+        found = self.scorer.best(claim or passage.text, sentences_of([passage]))
+        if found is None:
+            # A passage always has a sentence; the whole passage stands in should it not.
+            quote = Sentence(passage.text, passage.start, passage.end, passage, n - 1)
+        elif claim and found[1] < MARKER_SUPPORT_BELOW:
+            return None
         else:
-            # A marker with no sentence before it: the passage's best match for itself.
-            best = self.scorer.best(passage.text, candidates)
-            quote = best or Sentence(passage.text, passage.start, passage.end, passage, n - 1)
+            quote = found[0]
         key = (n, quote.start)
         if key not in self._by_quote:
             self._by_quote[key] = len(self.citations) + 1

@@ -126,9 +126,10 @@ class SupportScorer:
         """How well each sentence supports ``text``: cosine plus weighted word overlap."""
         return self.cosine(text, sentences) + LEXICAL_WEIGHT * self.overlap(text, sentences)
 
-    def best(self, text: str, sentences: Sequence[Sentence]) -> Sentence | None:
-        """The sentence that best supports ``text``."""
+    def best(self, text: str, sentences: Sequence[Sentence]) -> tuple[Sentence, float] | None:
+        """The sentence that best supports ``text``, with its support."""
         if not sentences:
             return None
         scores = self.support(text, [s.text for s in sentences])
-        return sentences[int(np.argmax(scores))]
+        i = int(np.argmax(scores))
+        return sentences[i], float(scores[i])
