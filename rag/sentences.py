@@ -3,25 +3,25 @@ inside llama-index-core, so nothing is downloaded)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 _LINE = re.compile(r"[^\n]+")
-#: Held while nltk is imported or its data loaded: nltk's package imports are circular, and two
-#: threads importing it at once fail on each other's half-initialised modules (16 page
-#: conversations that start together did).
-NLTK_LOCK = threading.RLock()
+#: nltk's package imports are circular: two threads importing it at once fail on each other's
+#: half-initialised modules (16 page conversations that started together did).
+_NLTK_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
-def use_bundled_nltk_data() -> None:
+def _point_at_bundled_data() -> None:
     """Point NLTK at the data that ships inside llama-index-core (Punkt, stopwords)."""
-    with NLTK_LOCK:
-        import nltk
+    import nltk
 
     # Located without importing llama_index, which takes seconds.
     spec = importlib.util.find_spec("llama_index.core")
@@ -32,12 +32,20 @@ def use_bundled_nltk_data() -> None:
         nltk.data.path.append(str(cache))
 
 
+@contextlib.contextmanager
+def bundled_nltk() -> Iterator[None]:
+    """Hold while importing from nltk or loading its data: one thread at a time, with nltk
+    pointed at the bundled data."""
+    with _NLTK_LOCK:
+        _point_at_bundled_data()
+        yield
+
+
 @functools.lru_cache(maxsize=1)
 def _punkt() -> Any:
-    with NLTK_LOCK:
+    with bundled_nltk():
         from nltk.tokenize.punkt import PunktTokenizer
 
-        use_bundled_nltk_data()
         return PunktTokenizer("english")
 
 

@@ -11,12 +11,11 @@ _WORD = re.compile(r"\w\w+|\d")
 
 @functools.lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from rag.sentences import NLTK_LOCK, use_bundled_nltk_data
+    from rag.sentences import bundled_nltk
 
-    with NLTK_LOCK:
+    with bundled_nltk():
         from nltk.corpus import stopwords
 
-        use_bundled_nltk_data()
         words = stopwords.words("english")
     # Question words NLTK's list lacks; they never tell one passage from another.
     extra = {
@@ -28,9 +27,9 @@ def _stopwords() -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def _stemmer() -> functools._lru_cache_wrapper[str]:
-    from rag.sentences import NLTK_LOCK
+    from rag.sentences import bundled_nltk
 
-    with NLTK_LOCK:
+    with bundled_nltk():
         from nltk.stem import PorterStemmer
 
     # The vocabulary is small next to the running text, so caching the stems saves most of
