@@ -2,8 +2,9 @@
 plain dense retrieval on the raw question (measured in the same run).
 
 For first turns and follow-up turns separately it reports: hit@5 of the right passage, how
-often the answer contains an accepted answer, and how often a citation overlaps the gold
-rationale span. The baseline answers with the sentence of its top-5 dense passages that is
+often a citation is from the conversation's article, how often the answer contains an accepted
+answer, how often a citation overlaps the gold rationale span, and why the other answers missed.
+Only free-form turns are scored (yes/no and unanswerable ones are asked, not scored). The baseline answers with the sentence of its top-5 dense passages that is
 nearest to the raw question by embedding, and cites it.
 
 Run: ``python -m eval.coqa [--dataset DIR] [--home LIB] [--mode extractive|llm] [--limit N]``.
@@ -16,7 +17,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,27 +33,63 @@ from rag.support import sentences_of
 DEFAULT_DATASET = Path(__file__).resolve().parents[1].parent / "shared/datasets/coqa-wikipedia"
 
 
+#: Why a scored turn's answer holds no accepted answer, in the order they are checked.
+MISSES = (
+    ("refused", "refused"),
+    ("not retrieved", "the conversation's article was not retrieved"),
+    ("other article", "it was retrieved, but another article was cited"),
+    ("other sentence", "right article cited, the answer was in a retrieved passage, another "
+     "sentence picked"),
+    ("outside passages", "right article cited, the answer is in the article but not in the "
+     "retrieved passages"),
+)
+
+
 @dataclass
 class Tally:
-    """Counts for one kind of turn."""
+    """Counts for one kind of turn (only free-form turns are scored: an extractive answer
+    cannot say yes or no)."""
 
     turns: int = 0
     hits: int = 0
     contains: int = 0
+    on_story: int = 0
     cited: int = 0
     refused: int = 0
+    misses: dict[str, int] = field(default_factory=lambda: {m: 0 for m, _ in MISSES})
     seconds: list[float] = field(default_factory=list)
 
-    def add(self, hit: bool, contains: bool, cited: bool, refused: bool = False) -> None:
+    def add(
+        self, hit: bool, contains: bool, on_story: bool, cited: bool, miss: str = ""
+    ) -> None:
         self.turns += 1
         self.hits += hit
         self.contains += contains
+        self.on_story += on_story
         self.cited += cited
-        self.refused += refused
+        self.refused += miss == "refused"
+        if miss:
+            self.misses[miss] += 1
 
-    def rates(self) -> tuple[float, float, float]:
+    def rates(self) -> tuple[float, float, float, float]:
         n = self.turns or 1
-        return self.hits / n, self.contains / n, self.cited / n
+        return self.hits / n, self.on_story / n, self.contains / n, self.cited / n
+
+
+def miss_reason(
+    ans: Answer, on_story: Callable[[str], bool], span: Sequence[int] | None, accepted: list[str]
+) -> str:
+    """Why an answer that holds no accepted answer missed (see ``MISSES``)."""
+    if ans.refused:
+        return "refused"
+    mine = [p for p in ans.passages if on_story(p.article_id)]
+    if not mine:
+        return "not retrieved"
+    if not any(on_story(c.article_id) for c in ans.citations):
+        return "other article"
+    if any(overlaps(span, p.start, p.end) or states(p.text, accepted) for p in mine):
+        return "other sentence"
+    return "outside passages"
 
 
 def _baseline(qa: Assistant, question: str) -> tuple[list[Passage], str, tuple[str, int, int]]:
@@ -70,28 +107,35 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
     story_of = {d.id: d.key.rsplit("#", 1)[-1] for d in qa.documents()}
     system = {"first": Tally(), "follow-up": Tally()}
     base = {"first": Tally(), "follow-up": Tally()}
+    seconds: list[float] = []
     rows = []
     for number, conv in enumerate(conversations, start=1):
         chat = qa.chat(mode=mode)
         story = conv["story_id"]
+
+        def on_story(article_id: str, story: str = story) -> bool:
+            return story_of.get(article_id) == story
+
         for turn in conv["turns"]:
             kind = "first" if turn["turn_id"] == 1 else "follow-up"
             accepted = turn["answers"]
             span = turn.get("rationale_span")
             began = time.perf_counter()
             ans: Answer = chat.ask(turn["question"])
-            system[kind].seconds.append(time.perf_counter() - began)
-            hit = any(story_of.get(p.article_id) == story for p in ans.passages[:5])
-            cited = any(
-                story_of.get(c.article_id) == story and overlaps(span, c.start, c.end)
-                for c in ans.citations
-            )
+            seconds.append(time.perf_counter() - began)
+            if turn.get("answer_type", "free") != "free":
+                continue  # asked, so the conversation goes on as written, but not scored
+            hit = any(on_story(p.article_id) for p in ans.passages[:5])
+            story_cited = any(on_story(c.article_id) for c in ans.citations)
+            cited = any(on_story(c.article_id) and overlaps(span, c.start, c.end)
+                        for c in ans.citations)
             contains = states(ans.text, accepted)
-            system[kind].add(hit, contains, cited, ans.refused)
+            miss = "" if contains else miss_reason(ans, on_story, span, accepted)
+            system[kind].add(hit, contains, story_cited, cited, miss)
             passages, sentence, (aid, start, end) = _baseline(qa, turn["question"])
-            b_hit = any(story_of.get(p.article_id) == story for p in passages)
-            b_cited = story_of.get(aid) == story and overlaps(span, start, end)
-            base[kind].add(b_hit, states(sentence, accepted), b_cited)
+            b_hit = any(on_story(p.article_id) for p in passages)
+            b_cited = on_story(aid) and overlaps(span, start, end)
+            base[kind].add(b_hit, states(sentence, accepted), on_story(aid), b_cited)
             rows.append(
                 {
                     "story": story,
@@ -101,8 +145,10 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
                     "answer": ans.text,
                     "accepted": accepted,
                     "hit": hit,
+                    "on_story": story_cited,
                     "contains": contains,
                     "cited": cited,
+                    "miss": miss,
                     "baseline_hit": b_hit,
                     "baseline_answer": sentence,
                 }
@@ -111,23 +157,33 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
     print(file=sys.stderr)
     if out:
         out.write_text("\n".join(json.dumps(r) for r in rows) + "\n", "utf-8")
+    return table(system, base, mode, seconds)
+
+
+def table(
+    system: dict[str, Tally], base: dict[str, Tally], mode: str, seconds: list[float]
+) -> str:
+    """The report: rates per kind of turn beside the baseline, then why the answers missed."""
     lines = [
-        "| turns | n | system | hit@5 | contains answer | citation on rationale | refused |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| turns | n | system | hit@5 | cites the conversation's article | contains answer "
+        "| citation on rationale | refused |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for kind in ("first", "follow-up"):
-        for name, tally in (
-            (f"hybrid + chat ({mode})", system[kind]),
-            ("dense, raw q", base[kind]),
-        ):
+        for name, tally in ((f"hybrid + chat ({mode})", system[kind]), ("dense, raw q", base[kind])):
             rates = " | ".join(f"{r:.3f}" for r in tally.rates())
             refused = f"{tally.refused / (tally.turns or 1):.3f}" if tally is system[kind] else "-"
             lines.append(f"| {kind} | {tally.turns} | {name} | {rates} | {refused} |")
-    secs = system["first"].seconds + system["follow-up"].seconds
+    lines += ["", "| misses (share of scored turns) | first | follow-up |", "| --- | ---: | ---: |"]
+    for miss, meaning in MISSES:
+        cells = " | ".join(
+            f"{system[k].misses[miss] / (system[k].turns or 1):.3f}" for k in ("first", "follow-up")
+        )
+        lines.append(f"| {meaning} | {cells} |")
     lines.append("")
     lines.append(
-        f"per turn: p50 {np.percentile(secs, 50) * 1000:.0f} ms, "
-        f"p95 {np.percentile(secs, 95) * 1000:.0f} ms"
+        f"per turn: p50 {np.percentile(seconds, 50) * 1000:.0f} ms, "
+        f"p95 {np.percentile(seconds, 95) * 1000:.0f} ms"
     )
     return "\n".join(lines)
 

@@ -57,6 +57,8 @@ class Answer:
     dropped_markers: int = 0
     #: Seconds spent on each step: ``rewrite``, ``retrieve``, ``answer``.
     timings: dict[str, float] = field(default_factory=dict)
+    #: Ids of the articles the conversation is on after this turn, the main one first.
+    story: tuple[str, ...] = ()
 
     @property
     def rewritten(self) -> bool:

@@ -1,5 +1,5 @@
 """A conversation: it keeps its history, rewrites a follow-up into a standalone question, keeps
-its focus on the articles it has cited (a follow-up moves away only when the evidence says so),
+keeps to the story it is on (see ``rag.story``),
 and hands the passages to the answerer."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Protocol
 from rag.answer import Answer, Draft
 from rag.extractive import ChatContext, question_parts
 from rag.retrieve import Filters, Passage, Retriever
+from rag.story import Story, moves_away, words_of
+from rag.terms import terms
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-#: A follow-up stays on the articles of the conversation unless an article outside them is
-#: this much more similar to the question than the best passage inside them.
-MOVE_AWAY_MARGIN = 0.25
+    from rag.records import Article
 
 _REFERS_BACK = re.compile(
     r"\b(he|she|him|her|his|hers|it|its|they|them|their|theirs|this|that|these|those|"
@@ -98,8 +98,11 @@ class Chat:
     filters: Filters = field(default_factory=Filters)
     history: list[Answer] = field(default_factory=list)
     context: ChatContext = field(default_factory=ChatContext)
-    #: Articles the conversation is about: those cited in its latest answer.
-    focus: tuple[str, ...] = ()
+    #: The articles the conversation is about (``story.articles``).
+    story: Story = field(default_factory=Story)
+    _on_story: bool = False
+    _articles: dict[str, Passage | None] = field(default_factory=dict)
+    _words: dict[str, set[str]] = field(default_factory=dict)
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` in the light of the conversation so far."""
@@ -113,7 +116,7 @@ class Chat:
         """Start over: forget the history and the focus."""
         self.history.clear()
         self.context = ChatContext()
-        self.focus = ()
+        self.story.clear()
 
     def retrieve(self, standalone: str) -> list[Passage]:
         """Passages for the standalone question; a two-part question gets passages for each
@@ -130,25 +133,46 @@ class Chat:
         return list(merged.values())
 
     def _retrieve(self, standalone: str) -> list[Passage]:
-        """Passages for one question, kept on the chat's focus unless the evidence for
-        another article is clearly stronger."""
-        found = self.retriever.search(standalone, self.k, self.filters)
-        if not self.focus:
-            return found
-        inside = self.retriever.search(
-            standalone, self.k, replace(self.filters, article_ids=self.focus)
-        )
-        if not inside:
-            return found
-        best_inside = max((p.similarity or 0.0) for p in inside)
-        outside = [p for p in found if p.article_id not in self.focus]
-        if outside and (outside[0].similarity or 0.0) > best_inside + MOVE_AWAY_MARGIN:
-            return found
-        # The focus first, then the best of the rest, so the answer can still move away.
-        keep = max(1, self.k - 2)
-        merged = inside[:keep]
-        merged += [p for p in found if p.chunk_id not in {m.chunk_id for m in merged}]
-        return merged[: self.k]
+        """Passages for one question: from the story while the chat stays on it."""
+        filters = self.filters
+        if self._on_story:
+            filters = replace(filters, article_ids=self.story.articles)
+        found = self.retriever.search(standalone, self.k, filters)
+        return found or self.retriever.search(standalone, self.k, self.filters)
+
+    def _stays_on_story(self, question: str) -> bool:
+        """Whether this turn is answered from the story: unless the question names something
+        the story lacks and the best other article found for it has."""
+        focus = self.story.articles
+        if not focus:
+            return False
+        found = self.retriever.search(question, self.k, self.filters)
+        other = next((p.article_id for p in found if p.article_id not in focus), None)
+        if other is None:
+            return True
+        idf = self.retriever.keyword.idf(terms(question))
+        story_terms = set().union(*(self._terms(a) for a in focus))
+        leans_back = refers_back(question)
+        return not moves_away(question, leans_back, idf, story_terms, self._terms(other))
+
+    def _terms(self, article_id: str) -> set[str]:
+        """The stemmed words of an article (computed once per article and chat)."""
+        if article_id not in self._words:
+            passages = self._story_passages([article_id])
+            self._words[article_id] = words_of(p.text for p in passages)
+        return self._words[article_id]
+
+    def _story_passages(self, focus: Sequence[str]) -> list[Passage]:
+        """The focused articles whole, as passages (fetched once per article and chat)."""
+        out = []
+        for article_id in focus:
+            if article_id not in self._articles:
+                article = self.retriever.store.article(article_id)
+                self._articles[article_id] = None if article is None else whole(article_id, article)
+            passage = self._articles[article_id]
+            if passage is not None:
+                out.append(passage)
+        return out
 
     def _turn(self, question: str) -> Generator[str, None, Answer]:
         question = question.strip()
@@ -159,7 +183,11 @@ class Chat:
         standalone = self.rewrite(question, self.history) if self.history else question
         timings["rewrite"] = time.perf_counter() - began
         began = time.perf_counter()
+        self._on_story = self._stays_on_story(question)
         passages = self.retrieve(standalone)
+        self.context.story = (
+            tuple(self._story_passages(self.story.articles)) if self._on_story else ()
+        )
         timings["retrieve"] = time.perf_counter() - began
         began = time.perf_counter()
         history = [(a.question, a.text) for a in self.history]
@@ -181,6 +209,24 @@ class Chat:
         # Only a finished turn joins the history: a failed one leaves the chat as it was.
         self.history.append(answer)
         self.context.remember(answer.citations)
-        if answer.citations:
-            self.focus = tuple(dict.fromkeys(c.article_id for c in answer.citations))
-        return answer
+        if not answer.refused:
+            self.story.follow(answer.citations, moved=not self._on_story)
+        return replace(answer, story=self.story.articles)
+
+
+def whole(article_id: str, article: Article) -> Passage:
+    """An article as one passage, so that every sentence of it can be a candidate."""
+    return Passage(
+        chunk_id="",
+        article_id=article_id,
+        text=article.text,
+        start=0,
+        end=len(article.text),
+        title=article.title,
+        url=article.url,
+        source=article.source,
+        published=article.published,
+        score=0.0,
+        dense_rank=None,
+        keyword_rank=None,
+    )

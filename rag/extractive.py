@@ -20,6 +20,8 @@ REFUSE_BELOW = 0.42
 #: The same for a follow-up: its words say little alone ("What else?"), and the chat's
 #: focus already chose its articles, so it takes weaker evidence to answer.
 FOLLOW_UP_REFUSE_BELOW = 0.3
+#: The same for a turn that stays on the chat's story.
+STORY_REFUSE_BELOW = 0.15
 #: Taken from the best support of a standalone question, times the share of the question's
 #: weight in words that the library never uses.
 UNKNOWN_PENALTY = 0.5
@@ -44,6 +46,9 @@ class ChatContext:
 
     #: ``(article_id, end)`` of the last sentence cited.
     last: tuple[str, int] | None = None
+    #: The articles the chat is on, whole: on a follow-up that stays on its story, every
+    #: sentence of them is a candidate, not only those of the retrieved passages.
+    story: tuple[Passage, ...] = ()
 
     def remember(self, citations: Sequence[Citation]) -> None:
         if citations:
@@ -150,7 +155,12 @@ class ExtractiveAnswerer:
         order = np.argsort(-score, kind="stable")
         best = int(order[0])
         evidence, floor = support[best], REFUSE_BELOW
-        if standalone.strip() == question.strip():
+        if context.story:
+            # On the chat's story: the conversation already chose the article, so only a
+            # question about something the library lacks ("... eat for dinner?") is refused.
+            evidence -= UNKNOWN_PENALTY * self.scorer.unknown_share(question)
+            floor = STORY_REFUSE_BELOW
+        elif standalone.strip() == question.strip():
             # Only a question that stands alone: a follow-up's words may be the chat's own.
             evidence -= UNKNOWN_PENALTY * self.scorer.unknown_share(question)
         else:
@@ -178,8 +188,8 @@ class ExtractiveAnswerer:
         history: Sequence[tuple[str, str]] = (),
     ) -> Generator[str, None, Draft]:
         """Yield the answer text as it is composed; return the whole of it."""
-        sentences = sentences_of(passages)
         context = context or ChatContext()
+        sentences = sentences_of([*passages, *context.story])
         asks = question_parts(question)
         chosen: list[int] = []
         if len(asks) == 1:
