@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from rag.answer import Answer, Draft
 from rag.extractive import ChatContext, question_parts
 from rag.retrieve import Filters, Passage, Retriever
+from rag.references import resolve
 from rag.story import Story, moves_away, words_of
 from rag.terms import terms
 
@@ -38,9 +39,13 @@ def refers_back(question: str) -> bool:
 
 
 def condense(question: str, history: Sequence[Answer]) -> str:
-    """The deterministic rewrite of a follow-up: the question, then what it follows up on."""
+    """The deterministic rewrite of a follow-up: its pronouns resolved to the names they point
+    at, or else the question followed by the one it follows up on."""
     if not history or not refers_back(question):
         return question
+    resolved = resolve(question, history)
+    if resolved:
+        return resolved
     previous = history[-1].question.strip()
     return f"{question.strip()} (following: {previous})"
 

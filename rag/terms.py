@@ -42,3 +42,8 @@ def terms(text: str) -> list[str]:
     stop = _stopwords()
     stem = _stemmer()
     return [stem(w) for w in _WORD.findall(text.lower()) if w not in stop]
+
+
+def is_stopword(word: str) -> bool:
+    """Whether a lowercase word is one that carries no meaning of its own."""
+    return word in _stopwords()

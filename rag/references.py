@@ -1,0 +1,146 @@
+"""Follow-up references resolved without a model: "Why didn't he play?" after a turn about
+Kevin Ware becomes "Why didn't Kevin Ware play?".
+
+The names of the earlier turns (their questions first, then the sentences their answers
+quoted) are the candidates; a pronoun takes the latest name of its kind: "he"/"she" a person,
+"there" a place, "then" a time, "they"/"it"/"the company" an organisation or a person. A
+follow-up with nothing to resolve ("For what role?") keeps the previous question beside it,
+so that its search still has the conversation's words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rag.terms import is_stopword
+
+if TYPE_CHECKING:
+    from rag.answer import Answer
+
+#: How many earlier turns are searched for the name a pronoun points at.
+LOOK_BACK = 3
+
+_CAP = r"[A-Z][\w'’.-]*[\w]"
+_JOIN = r"(?:\s+(?:of|de|da|del|van|von|bin|al|la|le)\s+|\s+)"
+_NAME = re.compile(rf"{_CAP}(?:{_JOIN}{_CAP})*")
+_MONTHS = (
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"
+).split()
+_DATE = re.compile(
+    rf"\b(?:(?:on |in |last |next )?(?:{'|'.join(_MONTHS)})(?: \d{{1,2}})?(?:,? \d{{4}})?"
+    r"|in (?:1[5-9]|20)\d\d)\b"
+)
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|from|near|to|into|across)\s+(?:the\s+)?$", re.I)
+_TITLE_BEFORE = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|President|Minister|Secretary|Judge|Officer|Coach|Captain|"
+    r"Prince|Princess|King|Queen|Pope|Sir|Lady|Lord)\.?\s+$"
+)
+_ORG_WORD = re.compile(
+    r"\b(?:Inc|Corp|Co|Ltd|Company|Association|Agency|Department|Party|Council|Committee|"
+    r"University|College|Bank|Group|Club|Team|Times|News|Service|Commission|Organization|"
+    r"Institute|Foundation|Ministry|Court|Police|Army|Union|Church)\b|^[A-Z]{2,}$"
+)
+_PERSON_AFTER = re.compile(r"^\s*(?:,\s*\d{1,3}\b|\s+said|\s+says|\s+told)")
+
+#: The pronouns resolved, and the kinds of name each may point at, in order of preference.
+_POINTS_AT: list[tuple[re.Pattern[str], tuple[str, ...], bool]] = [
+    (re.compile(r"\b(he|she|him)\b", re.I), ("person",), False),
+    (re.compile(r"\b(his)\b", re.I), ("person",), True),
+    (re.compile(r"\b(her)\b(?=\s*(?:[?.!,]|$|\s+(?:to|for|with|about|from|in|at|on|by)\b))", re.I),
+     ("person",), False),
+    (re.compile(r"\b(her)\b", re.I), ("person",), True),
+    (re.compile(r"\b(the company|the firm|the organization|the group)\b", re.I), ("org",), False),
+    (re.compile(r"\b(they|them)\b", re.I), ("org", "person"), False),
+    (re.compile(r"\b(their)\b", re.I), ("org", "person"), True),
+    (re.compile(r"\b(there)\b(?!\s+(?:is|are|was|were|be|been|any|anything|anyone)\b)", re.I),
+     ("place",), False),
+    (re.compile(r"\b(then)\b", re.I), ("time",), False),
+    (re.compile(r"\b(it)\b", re.I), ("org",), False),
+    (re.compile(r"\b(its)\b", re.I), ("org",), True),
+]
+
+
+@dataclass(frozen=True)
+class Name:
+    text: str
+    kind: str
+
+
+def names_in(text: str) -> list[Name]:
+    """The names and dates of ``text`` in order, each with its likely kind."""
+    found: list[tuple[int, Name]] = []
+    for m in _DATE.finditer(text):
+        found.append((m.start(), Name(m.group().strip(), "time")))
+    for m in _NAME.finditer(text):
+        words = re.sub(r"['’]s$", "", m.group()).split()
+        before, after = text[: m.start()], text[m.end() :]
+        at_start = not before.strip() or before.rstrip()[-1] in ".?!\"“:-"
+        # A sentence's first word alone ("Featured on CNN ...", "Shortly before ...") is an
+        # ordinary word more often than a name.
+        if at_start and len(words) == 1 and not _PERSON_AFTER.match(after):
+            continue
+        while words and (words[0] in _MONTHS or is_stopword(words[0].lower())):
+            words = words[1:]
+        while words and words[-1] in _MONTHS:
+            words = words[:-1]
+        if not words:
+            continue
+        name = " ".join(words)
+        found.append((m.start(), Name(name, _kind(name, before, after))))
+    return [n for _, n in sorted(found, key=lambda f: f[0])]
+
+
+def _kind(name: str, before: str, after: str) -> str:
+    if _ORG_WORD.search(name):
+        return "org"
+    if _TITLE_BEFORE.search(before) or _PERSON_AFTER.match(after):
+        return "person"
+    if _PLACE_BEFORE.search(before):
+        return "place"
+    return "person" if len(name.split()) >= 2 else "name"
+
+
+def _candidates(history: Sequence[Answer]) -> list[Name]:
+    """Names of the latest turns, most recent turn first; in a turn, the question's names
+    first (the topic the user asked about), then those of the quotes that answered it."""
+    out: list[Name] = []
+    for answer in reversed(history[-LOOK_BACK:]):
+        out += names_in(answer.question)
+        for c in answer.citations:
+            out += names_in(c.quote)
+    return out
+
+
+def _pick(kinds: tuple[str, ...], names: list[Name]) -> Name | None:
+    for kind in kinds:
+        for n in names:
+            # A bare single name ("Kelley") may be a person, place or organisation.
+            if n.kind == kind or (n.kind == "name" and kind == "person"):
+                return n
+    return None
+
+
+def resolve(question: str, history: Sequence[Answer]) -> str:
+    """``question`` with its pronouns replaced by the names they point at ("" when none)."""
+    names = _candidates(history)
+    if not names:
+        return ""
+    out = question
+    resolved = False
+    for pattern, kinds, possessive in _POINTS_AT:
+        match = pattern.search(out)
+        if match is None:
+            continue
+        target = _pick(kinds, names)
+        if target is None or target.text.lower() in question.lower():
+            continue
+        text = f"{target.text}'s" if possessive else target.text
+        if kinds == ("time",) or kinds == ("place",):
+            text = target.text if target.kind == "time" else f"in {target.text}"
+        out = out[: match.start()] + text + out[match.end() :]
+        resolved = True
+    return out if resolved else ""
