@@ -43,10 +43,13 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # Everything CI runs: lint, type checks, all tests (the slow end-to-end ones included), then the
-# eval regression gate on the sample-articles set (report in artifacts/eval-samples).
+# eval regression gates: the sample-articles set and the news conversations of coqa-cnn-dev
+# (reports in artifacts/eval-*). The news set is read from ../shared, beside the checkout.
+NEWS_DEV := ../shared/datasets/coqa-cnn-dev
 test: lint chromium
 	$(VENV)/bin/pytest -q
 	$(VENV)/bin/rag eval --dataset samples --mode extractive --check --report artifacts/eval-samples
+	$(VENV)/bin/rag eval --dataset $(NEWS_DEV) --mode extractive --check --report artifacts/eval-coqa-cnn-dev
 
 # The fast set alone: no model, no servers.
 fast-test: install-dev

@@ -4,8 +4,9 @@ plain dense retrieval on the raw question (measured in the same run).
 For first turns and follow-up turns separately it reports: hit@5 of the right passage, how
 often a citation is from the conversation's article, how often the answer contains an accepted
 answer, how often a citation overlaps the gold rationale span, and why the other answers missed.
-Only free-form turns are scored (yes/no and unanswerable ones are asked, not scored). The baseline answers with the sentence of its top-5 dense passages that is
-nearest to the raw question by embedding, and cites it.
+Only free-form turns are scored (yes/no and unanswerable ones are asked, not scored). The
+baseline answers with the sentence of its top-5 dense passages that is nearest to the raw
+question by embedding, and cites it.
 
 Run: ``python -m eval.coqa [--dataset DIR] [--home LIB] [--mode extractive|llm] [--limit N]``.
 """
@@ -38,10 +39,14 @@ MISSES = (
     ("refused", "refused"),
     ("not retrieved", "the conversation's article was not retrieved"),
     ("other article", "it was retrieved, but another article was cited"),
-    ("other sentence", "right article cited, the answer was in a retrieved passage, another "
-     "sentence picked"),
-    ("outside passages", "right article cited, the answer is in the article but not in the "
-     "retrieved passages"),
+    (
+        "other sentence",
+        "right article cited, the answer was in a retrieved passage, another sentence picked",
+    ),
+    (
+        "outside passages",
+        "right article cited, the answer is in the article but not in the retrieved passages",
+    ),
 )
 
 
@@ -59,9 +64,7 @@ class Tally:
     misses: dict[str, int] = field(default_factory=lambda: {m: 0 for m, _ in MISSES})
     seconds: list[float] = field(default_factory=list)
 
-    def add(
-        self, hit: bool, contains: bool, on_story: bool, cited: bool, miss: str = ""
-    ) -> None:
+    def add(self, hit: bool, contains: bool, on_story: bool, cited: bool, miss: str = "") -> None:
         self.turns += 1
         self.hits += hit
         self.contains += contains
@@ -127,8 +130,9 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
                 continue  # asked, so the conversation goes on as written, but not scored
             hit = any(on_story(p.article_id) for p in ans.passages[:5])
             story_cited = any(on_story(c.article_id) for c in ans.citations)
-            cited = any(on_story(c.article_id) and overlaps(span, c.start, c.end)
-                        for c in ans.citations)
+            cited = any(
+                on_story(c.article_id) and overlaps(span, c.start, c.end) for c in ans.citations
+            )
             contains = states(ans.text, accepted)
             miss = "" if contains else miss_reason(ans, on_story, span, accepted)
             system[kind].add(hit, contains, story_cited, cited, miss)
@@ -160,9 +164,7 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
     return table(system, base, mode, seconds)
 
 
-def table(
-    system: dict[str, Tally], base: dict[str, Tally], mode: str, seconds: list[float]
-) -> str:
+def table(system: dict[str, Tally], base: dict[str, Tally], mode: str, seconds: list[float]) -> str:
     """The report: rates per kind of turn beside the baseline, then why the answers missed."""
     lines = [
         "| turns | n | system | hit@5 | cites the conversation's article | contains answer "
@@ -170,7 +172,10 @@ def table(
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for kind in ("first", "follow-up"):
-        for name, tally in ((f"hybrid + chat ({mode})", system[kind]), ("dense, raw q", base[kind])):
+        for name, tally in (
+            (f"hybrid + chat ({mode})", system[kind]),
+            ("dense, raw q", base[kind]),
+        ):
             rates = " | ".join(f"{r:.3f}" for r in tally.rates())
             refused = f"{tally.refused / (tally.turns or 1):.3f}" if tally is system[kind] else "-"
             lines.append(f"| {kind} | {tally.turns} | {name} | {rates} | {refused} |")

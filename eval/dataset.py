@@ -77,11 +77,14 @@ def _coqa_item(raw: dict[str, Any]) -> Item:
     for t in raw["turns"]:
         unknown = t.get("answer_type") == "unknown"
         answers = tuple(str(a) for a in t.get("answers", []) if str(a).strip())
-        span = t.get("rationale_span")
+        # Only free-form turns are scored: an extractive answer cannot say "yes" or "no"; a
+        # yes/no turn is still asked, so that the conversation goes on as written.
+        free = t.get("answer_type", "free") == "free"
+        span = t.get("rationale_span") if free else None
         turns.append(
             Turn(
                 question=t["question"],
-                facts=() if unknown or not answers else (Fact(answers, story),),
+                facts=(Fact(answers, story),) if free and answers else (),
                 answerable=not unknown,
                 span=(int(span[0]), int(span[1])) if span else None,
                 sources=(story,),

@@ -34,6 +34,19 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Item:
+    """The thing a question asked for (a name, date, number or place) as the answer states it
+    first; it is a span of citation ``n``'s quote, so a page can bold it and point to it."""
+
+    text: str
+    #: The citation whose quote holds it.
+    n: int
+    #: Character span of ``text`` in the stored article text.
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer to one question (or one turn of a chat)."""
 
@@ -59,6 +72,9 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     #: Ids of the articles the conversation is on after this turn, the main one first.
     story: tuple[str, ...] = ()
+    #: The asked-for item the text states first, when the question asks for one and the
+    #: cited sentence holds it.
+    item: Item | None = None
 
     @property
     def rewritten(self) -> bool:
@@ -81,6 +97,7 @@ class Draft:
     citations: list[Citation]
     refused: bool = False
     dropped_markers: int = 0
+    item: Item | None = None
 
 
 #: A citation marker: ``[3]``, or several numbers in one ``[1, 2]``.

@@ -4,7 +4,6 @@ and hands the passages to the answerer."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
@@ -12,8 +11,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from rag.answer import Answer, Draft
 from rag.extractive import ChatContext, question_parts
+from rag.references import refers_back, resolve
 from rag.retrieve import Filters, Passage, Retriever
-from rag.references import resolve
 from rag.story import Story, moves_away, words_of
 from rag.terms import terms
 
@@ -21,21 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from rag.records import Article
-
-_REFERS_BACK = re.compile(
-    r"\b(he|she|him|her|his|hers|it|its|they|them|their|theirs|this|that|these|those|"
-    r"there|then|such|the same|the other|else|also|too|either)\b",
-    re.I,
-)
-_OPENS_FOLLOW_UP = re.compile(r"^\s*(and|but|so|or|what about|how about|why|why not)\b", re.I)
-
-
-def refers_back(question: str) -> bool:
-    """Whether a question leans on what came before (pronouns, "and ...", a bare fragment)."""
-    words = re.findall(r"\w+", question)
-    return len(words) <= 4 or bool(
-        _REFERS_BACK.search(question) or _OPENS_FOLLOW_UP.search(question)
-    )
 
 
 def condense(question: str, history: Sequence[Answer]) -> str:
@@ -148,10 +132,16 @@ class Chat:
     def _stays_on_story(self, question: str) -> bool:
         """Whether this turn is answered from the story: unless the question names something
         the story lacks and the best other article found for it has."""
+        found = self.retriever.search(question, self.k, self.filters)
+        self.story.hear(found)
+        rival = self.story.rival()
+        if rival is not None:
+            # The questions keep finding another article: the story was taken wrongly.
+            self.story.switch(rival)
+            return True
         focus = self.story.articles
         if not focus:
             return False
-        found = self.retriever.search(question, self.k, self.filters)
         other = next((p.article_id for p in found if p.article_id not in focus), None)
         if other is None:
             return True
@@ -166,6 +156,10 @@ class Chat:
             passages = self._story_passages([article_id])
             self._words[article_id] = words_of(p.text for p in passages)
         return self._words[article_id]
+
+    def story_articles(self) -> list[Passage]:
+        """The articles the chat is on, whole (title, date, text), the main one first."""
+        return self._story_passages(self.story.articles)
 
     def _story_passages(self, focus: Sequence[str]) -> list[Passage]:
         """The focused articles whole, as passages (fetched once per article and chat)."""
@@ -210,6 +204,7 @@ class Chat:
             passages=passages,
             dropped_markers=draft.dropped_markers,
             timings=timings,
+            item=draft.item,
         )
         # Only a finished turn joins the history: a failed one leaves the chat as it was.
         self.history.append(answer)

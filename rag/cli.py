@@ -182,7 +182,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         if answer.rewritten:
             print(f"  (searched for: {answer.standalone})")
+        on = chat.story_articles()
+        if on:
+            print("  (on: " + "; ".join(_about(p.title, p.published) for p in on) + ")")
     return 0
+
+
+def _about(title: str, published: str) -> str:
+    return f"{title}, {published}" if published else title
 
 
 def _add_answer_options(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@ Kevin Ware becomes "Why didn't Kevin Ware play?".
 
 The names of the earlier turns (their questions first, then the sentences their answers
 quoted) are the candidates; a pronoun takes the latest name of its kind: "he"/"she" a person,
-"there" a place, "then" a time, "they"/"it"/"the company" an organisation or a person. A
+"there" a place, "then" a time, "they"/"it"/"the company" an organisation. A
 follow-up with nothing to resolve ("For what role?") keeps the previous question beside it,
 so that its search still has the conversation's words.
 """
@@ -26,14 +26,21 @@ LOOK_BACK = 3
 _CAP = r"[A-Z][\w'’.-]*[\w]"
 _JOIN = r"(?:\s+(?:of|de|da|del|van|von|bin|al|la|le)\s+|\s+)"
 _NAME = re.compile(rf"{_CAP}(?:{_JOIN}{_CAP})*")
-_MONTHS = (
-    "January February March April May June July August September October November December "
-    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"
-).split()
+_MONTHS = frozenset(
+    (
+        "January", "February", "March", "April", "May", "June", "July", "August", "September",
+        "October", "November", "December",
+        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    )
+)  # fmt: skip
 _DATE = re.compile(
-    rf"\b(?:(?:on |in |last |next )?(?:{'|'.join(_MONTHS)})(?: \d{{1,2}})?(?:,? \d{{4}})?"
+    rf"\b(?:(?:on |in |last |next )?(?:{'|'.join(sorted(_MONTHS))})(?: \d{{1,2}})?(?:,? \d{{4}})?"
     r"|in (?:1[5-9]|20)\d\d)\b"
 )
+_DATELINE = re.compile(
+    r"^[^()\n]{0,60}\((?:CNN|AP|Reuters|AFP|EW|[A-Z][\w ]{0,30})\)\s*(?:--|—|-)\s*"
+)
+_THING_BEFORE = re.compile(r"(?:\bthe|['’]s)\s+(?:most\s+)?$", re.I)
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|from|near|to|into|across)\s+(?:the\s+)?$", re.I)
 _TITLE_BEFORE = re.compile(
     r"\b(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|President|Minister|Secretary|Judge|Officer|Coach|Captain|"
@@ -42,7 +49,7 @@ _TITLE_BEFORE = re.compile(
 _ORG_WORD = re.compile(
     r"\b(?:Inc|Corp|Co|Ltd|Company|Association|Agency|Department|Party|Council|Committee|"
     r"University|College|Bank|Group|Club|Team|Times|News|Service|Commission|Organization|"
-    r"Institute|Foundation|Ministry|Court|Police|Army|Union|Church)\b|^[A-Z]{2,}$"
+    r"Institute|Foundation|Ministry|Court|Police|Army|Union|Church)\b|^[A-Z]{3,}$"
 )
 _PERSON_AFTER = re.compile(r"^\s*(?:,\s*\d{1,3}\b|\s+said|\s+says|\s+told)")
 
@@ -50,14 +57,28 @@ _PERSON_AFTER = re.compile(r"^\s*(?:,\s*\d{1,3}\b|\s+said|\s+says|\s+told)")
 _POINTS_AT: list[tuple[re.Pattern[str], tuple[str, ...], bool]] = [
     (re.compile(r"\b(he|she|him)\b", re.I), ("person",), False),
     (re.compile(r"\b(his)\b", re.I), ("person",), True),
-    (re.compile(r"\b(her)\b(?=\s*(?:[?.!,]|$|\s+(?:to|for|with|about|from|in|at|on|by)\b))", re.I),
-     ("person",), False),
+    (
+        re.compile(
+            r"\b(her)\b(?=\s*(?:[?.!,]|$|\s+(?:to|for|with|about|from|in|at|on|by)\b))", re.I
+        ),
+        ("person",),
+        False,
+    ),
     (re.compile(r"\b(her)\b", re.I), ("person",), True),
     (re.compile(r"\b(the company|the firm|the organization|the group)\b", re.I), ("org",), False),
-    (re.compile(r"\b(they|them)\b", re.I), ("org", "person"), False),
-    (re.compile(r"\b(their)\b", re.I), ("org", "person"), True),
-    (re.compile(r"\b(there)\b(?!\s+(?:is|are|was|were|be|been|any|anything|anyone)\b)", re.I),
-     ("place",), False),
+    # "They" is plural: a group or an organisation, never one person's name.
+    (re.compile(r"\b(they|them)\b", re.I), ("org",), False),
+    (re.compile(r"\b(their)\b", re.I), ("org",), True),
+    (
+        # Not "Was there ...?", which asks whether something existed.
+        re.compile(
+            r"(?<!^is )(?<!^was )(?<!^are )(?<!^were )\b(there)\b"
+            r"(?!\s+(?:is|are|was|were|be|been|any|anything|anyone)\b)",
+            re.I,
+        ),
+        ("place",),
+        False,
+    ),
     (re.compile(r"\b(then)\b", re.I), ("time",), False),
     (re.compile(r"\b(it)\b", re.I), ("org",), False),
     (re.compile(r"\b(its)\b", re.I), ("org",), True),
@@ -70,15 +91,36 @@ class Name:
     kind: str
 
 
+_REFERS_BACK = re.compile(
+    r"\b(he|she|him|her|his|hers|it|its|they|them|their|theirs|this|that|these|those|"
+    r"there|then|such|the same|the other|else|also|too|either|"
+    r"the (?:company|firm|group|organization))\b",
+    re.I,
+)
+_OPENS_FOLLOW_UP = re.compile(r"^\s*(and|but|so|or|what about|how about|why|why not)\b", re.I)
+
+
+def refers_back(question: str) -> bool:
+    """Whether a question leans on what came before (pronouns, "and ...", a bare fragment)."""
+    words = re.findall(r"\w+", question)
+    return len(words) <= 4 or bool(
+        _REFERS_BACK.search(question) or _OPENS_FOLLOW_UP.search(question)
+    )
+
+
 def names_in(text: str) -> list[Name]:
-    """The names and dates of ``text`` in order, each with its likely kind."""
+    """The names and dates of ``text`` in order, each with its likely kind (a dateline such
+    as "LONDON (CNN) --" names no one the story is about)."""
+    dateline = _DATELINE.match(text)
+    if dateline:
+        text = " " * dateline.end() + text[dateline.end() :]
     found: list[tuple[int, Name]] = []
     for m in _DATE.finditer(text):
         found.append((m.start(), Name(m.group().strip(), "time")))
     for m in _NAME.finditer(text):
         words = re.sub(r"['’]s$", "", m.group()).split()
         before, after = text[: m.start()], text[m.end() :]
-        at_start = not before.strip() or before.rstrip()[-1] in ".?!\"“:-"
+        at_start = not before.strip() or before.rstrip()[-1] in '.?!"“:-'
         # A sentence's first word alone ("Featured on CNN ...", "Shortly before ...") is an
         # ordinary word more often than a name.
         if at_start and len(words) == 1 and not _PERSON_AFTER.match(after):
@@ -97,6 +139,9 @@ def names_in(text: str) -> list[Name]:
 def _kind(name: str, before: str, after: str) -> str:
     if _ORG_WORD.search(name):
         return "org"
+    if _THING_BEFORE.search(before):
+        # "the tournament's Most Outstanding Player", "the Golden Globe": a title or a thing.
+        return "title"
     if _TITLE_BEFORE.search(before) or _PERSON_AFTER.match(after):
         return "person"
     if _PLACE_BEFORE.search(before):
@@ -104,30 +149,35 @@ def _kind(name: str, before: str, after: str) -> str:
     return "person" if len(name.split()) >= 2 else "name"
 
 
-def _candidates(history: Sequence[Answer]) -> list[Name]:
-    """Names of the latest turns, most recent turn first; in a turn, the question's names
-    first (the topic the user asked about), then those of the quotes that answered it."""
-    out: list[Name] = []
+def _candidates(history: Sequence[Answer]) -> list[list[Name]]:
+    """Names of the latest turns in groups, most recent turn first; in a turn, the question's
+    names first (the topic the user asked about), then those of the quotes that answered it."""
+    out: list[list[Name]] = []
     for answer in reversed(history[-LOOK_BACK:]):
-        out += names_in(answer.question)
-        for c in answer.citations:
-            out += names_in(c.quote)
+        out.append(names_in(answer.question))
+        out.append([n for c in answer.citations for n in names_in(c.quote)])
     return out
 
 
-def _pick(kinds: tuple[str, ...], names: list[Name]) -> Name | None:
+def _pick(kinds: tuple[str, ...], groups: list[list[Name]], question: str) -> Name | None:
+    """The name a pronoun points at: the latest group that has a name of the first kind that
+    any group has; in a group a bare single name ("Kelley") stands for a person only when no
+    fuller one is there. Never a name the question already uses."""
+    asked = {w.lower() for w in re.findall(r"\w+", question)}
     for kind in kinds:
-        for n in names:
-            # A bare single name ("Kelley") may be a person, place or organisation.
-            if n.kind == kind or (n.kind == "name" and kind == "person"):
-                return n
+        for names in groups:
+            fresh = [n for n in names if not {w.lower() for w in n.text.split()} & asked]
+            for accepts in ((kind,), ("name",) if kind == "person" else ()):
+                for n in fresh:
+                    if n.kind in accepts:
+                        return n
     return None
 
 
 def resolve(question: str, history: Sequence[Answer]) -> str:
     """``question`` with its pronouns replaced by the names they point at ("" when none)."""
     names = _candidates(history)
-    if not names:
+    if not any(names):
         return ""
     out = question
     resolved = False
@@ -135,8 +185,8 @@ def resolve(question: str, history: Sequence[Answer]) -> str:
         match = pattern.search(out)
         if match is None:
             continue
-        target = _pick(kinds, names)
-        if target is None or target.text.lower() in question.lower():
+        target = _pick(kinds, names, question)
+        if target is None:
             continue
         text = f"{target.text}'s" if possessive else target.text
         if kinds == ("time",) or kinds == ("place",):

@@ -89,13 +89,13 @@ def test_follow_up_resolves_across_turns(qa: Assistant) -> None:
     alone = qa.ask("How many of them were there?")
     assert "27" not in alone.text or alone.refused
     chat.reset()
-    assert chat.history == [] and chat.focus == ()
+    assert chat.history == [] and chat.story.articles == ()
 
 
 def test_chat_keeps_its_focus_until_the_evidence_moves_away(qa: Assistant) -> None:
     chat = qa.chat()
     chat.ask("What did China's Foreign Ministry say about Taiwan?")
-    focused = [qa.article(a) for a in chat.focus]
+    focused = [qa.article(a) for a in chat.story.articles]
     assert focused and all(a is not None and "Raimondo" in a.title for a in focused)
     moved = chat.ask("What did Jake Sullivan call export controls?")
     assert "new strategic asset" in moved.text

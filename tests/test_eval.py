@@ -115,6 +115,12 @@ def test_coqa_is_read_as_it_is() -> None:
     assert len(unanswerable) == 11
     first = data.items[0].turns[0]
     assert first.gold == (data.items[0].id,) and first.span == (3, 43)
+    # Only free-form turns are scored: a yes/no turn is asked but states no fact and has no
+    # rationale to cite (1,372 free-form turns, 267 yes/no).
+    scored = [t for i in data.items for t in i.turns if t.facts]
+    assert len(scored) == 1372 and all(t.span for t in scored)
+    yes_no = [t for i in data.items for t in i.turns if t.answerable and not t.facts]
+    assert len(yes_no) == 267 and not any(t.span for t in yes_no)
 
 
 def test_a_bad_dataset_line_is_named(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ class Sessions:
                 old = chat
                 chat = self.qa.chat(mode=mode, k=k, filters=filters)
                 if old is not None:
-                    chat.history, chat.focus, chat.context = old.history, old.focus, old.context
+                    chat.history, chat.story, chat.context = old.history, old.story, old.context
                 self._chats[sid] = chat
             chat.k, chat.filters = k, filters
             return chat

@@ -1,0 +1,132 @@
+"""Which sentence answers: the features of each candidate sentence, and the weights that turn
+them into a score.
+
+The weights are not set by hand: ``python -m eval.fit`` fits them (a conditional logit: which
+candidate of a turn holds the gold rationale) on the CoQA dev sets and writes
+``rag/choice_weights.json``; a test refits them and checks that the file is what comes out.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.items import expected_type, holds_type
+from rag.support import Sentence, SupportScorer
+
+WEIGHTS = Path(__file__).with_name("choice_weights.json")
+
+#: Sentences this close after the last cited one count as "ahead" (characters).
+AHEAD_WINDOW = 400
+
+FEATURES = (
+    "cosine_question",  # meaning: the question as typed
+    "overlap_question",  # its rare words in the sentence (0 to 1)
+    "cosine_standalone",  # the same for the rewritten question
+    "overlap_standalone",
+    "who_name",  # "who ...?" and the sentence holds a name the question lacks
+    "when_date",  # "when ...?" and a date
+    "number",  # "how many/much/old ...?" and a number
+    "where_place",  # "where ...?" and a place
+    "why_reason",  # "why ...?" and "because", "after", "so", "due to" ...
+    "say_quote",  # "what did ... say?" and a quotation or "said"
+    "retrieved_rank",  # 1/(1 + rank) of its retrieved passage; 0 beyond the retrieved ones
+    "next_after_cited",  # the first sentence after the one cited last
+    "ahead_of_cited",  # within AHEAD_WINDOW characters after it
+    "is_cited",  # the sentence cited last
+    "behind_cited",  # before it, in the same article
+    "aside",  # a caption, headline, "Read more" or "RELATED:" line
+    "words",  # length in words / 30, at most 2
+    "lead",  # within the article's first 400 characters
+)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the turn asks and where the conversation stands."""
+
+    question: str
+    standalone: str
+    #: ``(article_id, start, end)`` of the sentence cited last, if any.
+    last: tuple[str, int, int] | None = None
+
+
+_ASIDE = re.compile(
+    r"^\s*(read|read more|read also|see also|related|more|watch|photos?|video|ireport|"
+    r"click|follow|editor's note|copyright)\b[^.?!]{0,40}:",
+    re.I,
+)
+_ENDS = re.compile(r"[.?!\"”'’)\]]\s*$")
+
+
+def is_aside(text: str) -> bool:
+    """A caption, headline or pointer line rather than a sentence of the story: no closing
+    punctuation, or a "Read more:"/"RELATED:" lead."""
+    return not _ENDS.search(text) or bool(_ASIDE.match(text))
+
+
+_WHY = re.compile(r"^\s*(?:and\s+)?(?:why|how come)\b|\bwhat (?:caused|led to)\b", re.I)
+_REASON = re.compile(
+    r"\b(?:because|since|after|so that|due to|in order to|as a result|caused|led to|"
+    r"reason|for fear)\b",
+    re.I,
+)
+_SAY = re.compile(r"\b(?:say|said|says|tell|told|call|called|describe|described|think)\b", re.I)
+_QUOTED = re.compile(r"[\"“”]|\b(?:said|says|told|according to)\b", re.I)
+
+
+def features(asked: Asked, sentences: Sequence[Sentence], scorer: SupportScorer) -> np.ndarray:
+    """One row of ``FEATURES`` per sentence."""
+    texts = [s.text for s in sentences]
+    x = np.zeros((len(sentences), len(FEATURES)), dtype=np.float32)
+    if not sentences:
+        return x
+    question = asked.question
+    x[:, 0] = scorer.cosine(question, texts)
+    x[:, 1] = scorer.overlap(question, texts)
+    if asked.standalone.strip() != question.strip():
+        x[:, 2] = scorer.cosine(asked.standalone, texts)
+        x[:, 3] = scorer.overlap(asked.standalone, texts)
+    else:
+        x[:, 2:4] = x[:, 0:2]
+    kind = expected_type(question)
+    column = {"name": 4, "date": 5, "number": 6, "place": 7}.get(kind)
+    if column is not None:
+        x[:, column] = [holds_type(kind, t, question) for t in texts]
+    if _WHY.search(question):
+        x[:, 8] = [bool(_REASON.search(t)) for t in texts]
+    if _SAY.search(question):
+        x[:, 9] = [bool(_QUOTED.search(t)) for t in texts]
+    # The story's whole articles come as passages without a chunk.
+    x[:, 10] = [1.0 / (1 + s.rank) if s.passage.chunk_id else 0.0 for s in sentences]
+    if asked.last is not None:
+        article, start, end = asked.last
+        same = [s.passage.article_id == article for s in sentences]
+        after = [s.start for s, m in zip(sentences, same, strict=True) if m and s.start >= end]
+        following = min(after) if after else -1
+        for i, s in enumerate(sentences):
+            if not same[i]:
+                continue
+            x[i, 11] = s.start == following
+            x[i, 12] = 0 <= s.start - end <= AHEAD_WINDOW
+            x[i, 13] = s.start < end and s.end > start
+            x[i, 14] = s.end <= start
+    x[:, 15] = [is_aside(t) for t in texts]
+    x[:, 16] = [min(len(t.split()) / 30, 2.0) for t in texts]
+    x[:, 17] = [s.start < 400 for s in sentences]
+    return x
+
+
+@functools.lru_cache(maxsize=1)
+def weights() -> np.ndarray:
+    """The fitted weights, in the order of ``FEATURES``."""
+    data = json.loads(WEIGHTS.read_text("utf-8"))
+    if tuple(data["features"]) != FEATURES:
+        raise RuntimeError(f"{WEIGHTS} was fitted for other features: run python -m eval.fit")
+    return np.asarray(data["weights"], dtype=np.float32)

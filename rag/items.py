@@ -1,0 +1,94 @@
+"""What a question asks for (a date, a number, a name, a place) and where a sentence states it,
+so that an answer can say that item first and a page can bold it."""
+
+from __future__ import annotations
+
+import re
+
+from rag.references import names_in
+
+_YEAR = r"\b(1[5-9]\d\d|20\d\d)s?\b"
+_MONTH = (
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|"
+    r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|century|decade)\b"
+)
+_NUMBER = (
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen|several|few)\b"
+)
+_EXPECT: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"^\s*when\b|\b(what|which) (year|date|time|day|month|century)\b", re.I),
+        "date",
+    ),
+    (
+        re.compile(r"\bhow (many|much|old|long|far|big|large|often)\b|\bwhat percent", re.I),
+        "number",
+    ),
+    (re.compile(r"^\s*(who|whom|whose)\b|\bwho\b", re.I), "name"),
+    (re.compile(r"^\s*where\b|\bwhere\b", re.I), "place"),
+]
+
+
+def expected_type(question: str) -> str:
+    """``date``, ``number``, ``name`` or ``""``: what kind of thing the question asks for."""
+    for pattern, kind in _EXPECT:
+        if pattern.search(question):
+            return kind
+    return ""
+
+
+def holds_type(kind: str, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` holds something of ``kind`` that the question does not."""
+    if kind == "date":
+        return bool(re.search(_YEAR, sentence) or re.search(_MONTH, sentence))
+    if kind == "number":
+        return bool(re.search(_NUMBER, sentence, re.I))
+    if kind in ("name", "place"):
+        asked = {w.lower() for w in re.findall(r"\w+", question)}
+        # A capitalised word that is not the sentence's first and not in the question.
+        words = re.findall(r"(?<=\s)[A-Z][\w-]+", sentence)
+        return any(w.lower() not in asked for w in words)
+    return False
+
+
+_DATE_SPAN = re.compile(
+    r"\b(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)(?: \d{1,2})?(?:,? \d{4})?|(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
+    r"Saturday|Sunday)(?: (?:morning|afternoon|evening|night))?|(?:1[5-9]|20)\d\ds?)\b"
+)
+_NUMBER_SPAN = re.compile(
+    r"(?:[$€£]\s?)?\d[\d,.]*(?:\s?(?:%|percent|million|billion|thousand|years?|months?|"
+    r"days?|hours?|minutes?|points?|people|feet|miles|meters))?"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|a dozen|dozens|several)\b(?:[- ](?:\w+-)?(?:year|month|day)s?)?",
+    re.I,
+)
+
+
+def asked_item(question: str, sentence: str) -> tuple[int, int] | None:
+    """The span in ``sentence`` of the thing ``question`` asks for, if it holds one that the
+    question does not already say."""
+    kind = expected_type(question)
+    asked = question.lower()
+    spans: list[tuple[int, int]] = []
+    if kind == "date":
+        spans = [m.span() for m in _DATE_SPAN.finditer(sentence)]
+    elif kind == "number":
+        spans = [m.span() for m in _NUMBER_SPAN.finditer(sentence)]
+    elif kind in ("name", "place"):
+        wanted = ("person", "org", "name") if kind == "name" else ("place", "name")
+        found: list[tuple[int, tuple[int, int]]] = []
+        at = 0
+        for name in names_in(sentence):
+            i = sentence.find(name.text, at)
+            if i < 0:
+                continue
+            at = i + len(name.text)
+            if name.kind in wanted and not set(name.text.lower().split()) & set(asked.split()):
+                found.append((wanted.index(name.kind), (i, i + len(name.text))))
+        spans = [span for _, span in sorted(found, key=lambda f: f[0])]
+    for a, b in spans:
+        if sentence[a:b].strip().lower() not in asked:
+            return a, b
+    return None
