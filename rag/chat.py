@@ -1,6 +1,5 @@
 """A conversation: it keeps its history, rewrites a follow-up into a standalone question, keeps
-keeps to the story it is on (see ``rag.story``),
-and hands the passages to the answerer."""
+to the story it is on (see ``rag.story``) and hands the passages to the answerer."""
 
 from __future__ import annotations
 
@@ -89,7 +88,8 @@ class Chat:
     context: ChatContext = field(default_factory=ChatContext)
     #: The articles the conversation is about (``story.articles``).
     story: Story = field(default_factory=Story)
-    _on_story: bool = False
+    #: The articles this turn is answered from (empty: the whole library).
+    _focus: tuple[str, ...] = ()
     _articles: dict[str, Passage | None] = field(default_factory=dict)
     _words: dict[str, set[str]] = field(default_factory=dict)
 
@@ -123,23 +123,26 @@ class Chat:
 
     def _retrieve(self, standalone: str) -> list[Passage]:
         """Passages for one question: from the story while the chat stays on it."""
-        filters = self.filters
-        if self._on_story:
-            filters = replace(filters, article_ids=self.story.articles)
-        found = self.retriever.search(standalone, self.k, filters)
+        focus = self._focus
+        if not focus:
+            return self.retriever.search(standalone, self.k, self.filters)
+        found = self.retriever.search(standalone, self.k, replace(self.filters, article_ids=focus))
+        # The story's leading article first: it is what the conversation is about.
+        found.sort(key=lambda p: focus.index(p.article_id))
         return found or self.retriever.search(standalone, self.k, self.filters)
 
-    def _stays_on_story(self, question: str) -> bool:
-        """Whether this turn is answered from the story: unless the question names something
-        the story lacks and the best other article found for it has."""
+    def _stays_on_story(self, question: str, story: Story) -> bool:
+        """Whether this turn is answered from ``story`` (which hears the question's search):
+        unless the question names something the story lacks and the best other article
+        found for it has."""
         found = self.retriever.search(question, self.k, self.filters)
-        self.story.hear(found)
-        rival = self.story.rival()
+        story.hear(found)
+        rival = story.rival()
         if rival is not None:
             # The questions keep finding another article: the story was taken wrongly.
-            self.story.switch(rival)
+            story.switch(rival)
             return True
-        focus = self.story.articles
+        focus = story.articles
         if not focus:
             return False
         other = next((p.article_id for p in found if p.article_id not in focus), None)
@@ -182,11 +185,12 @@ class Chat:
         standalone = self.rewrite(question, self.history) if self.history else question
         timings["rewrite"] = time.perf_counter() - began
         began = time.perf_counter()
-        self._on_story = self._stays_on_story(question)
+        # The turn works on a copy: a turn that fails leaves the chat's story as it was.
+        story = self.story.copy()
+        on_story = self._stays_on_story(question, story)
+        self._focus = story.articles if on_story else ()
         passages = self.retrieve(standalone)
-        self.context.story = (
-            tuple(self._story_passages(self.story.articles)) if self._on_story else ()
-        )
+        self.context.story = tuple(self._story_passages(self._focus))
         timings["retrieve"] = time.perf_counter() - began
         began = time.perf_counter()
         history = [(a.question, a.text) for a in self.history]
@@ -210,8 +214,9 @@ class Chat:
         self.history.append(answer)
         self.context.remember(answer.citations)
         if not answer.refused:
-            self.story.follow(answer.citations, moved=not self._on_story)
-        return replace(answer, story=self.story.articles)
+            story.follow(answer.citations, moved=not on_story)
+        self.story = story
+        return replace(answer, story=story.articles)
 
 
 def whole(article_id: str, article: Article) -> Passage:

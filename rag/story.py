@@ -98,6 +98,9 @@ class Story:
             scale = KEEP_SHARE / 2 * FIRST_CITED / max(self.weights.values())
             self.weights = {a: w * scale for a, w in self.weights.items()}
 
+    def copy(self) -> Story:
+        return Story(dict(self.weights), dict(self.evidence))
+
     def clear(self) -> None:
         self.weights.clear()
         self.evidence.clear()
