@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rag.answer import Answer, Draft
 from rag.extractive import ChatContext, question_parts
-from rag.references import refers_back, resolve
+from rag.references import refers_back, resolve, still_leans_back
 from rag.retrieve import Filters, Passage, Retriever
 from rag.story import Story, moves_away, words_of
 from rag.terms import terms
@@ -23,14 +23,14 @@ if TYPE_CHECKING:
 
 def condense(question: str, history: Sequence[Answer]) -> str:
     """The deterministic rewrite of a follow-up: its pronouns resolved to the names they point
-    at, or else the question followed by the one it follows up on."""
+    at; where something is left unresolved, the question it follows up on goes beside it."""
     if not history or not refers_back(question):
         return question
     resolved = resolve(question, history)
-    if resolved:
+    if resolved and not still_leans_back(resolved):
         return resolved
     previous = history[-1].question.strip()
-    return f"{question.strip()} (following: {previous})"
+    return f"{(resolved or question).strip()} (following: {previous})"
 
 
 class Answerer(Protocol):
@@ -145,11 +145,17 @@ class Chat:
         focus = story.articles
         if not focus:
             return False
+        idf = self.retriever.keyword.idf(terms(question))
+        story_terms = set().union(*(self._terms(a) for a in focus))
+        # Going back to an article the conversation was on is a small step, even for a
+        # question that leans on the last turn ("And how many companies?").
+        for earlier in story.remembered():
+            if moves_away(question, False, idf, story_terms, self._terms(earlier)):
+                story.switch(earlier)
+                return True
         other = next((p.article_id for p in found if p.article_id not in focus), None)
         if other is None:
             return True
-        idf = self.retriever.keyword.idf(terms(question))
-        story_terms = set().union(*(self._terms(a) for a in focus))
         leans_back = refers_back(question)
         return not moves_away(question, leans_back, idf, story_terms, self._terms(other))
 
@@ -210,13 +216,14 @@ class Chat:
             timings=timings,
             item=draft.item,
         )
+        if not answer.refused:
+            story.follow(answer.citations, moved=not on_story)
+        answer = replace(answer, story=story.articles)
         # Only a finished turn joins the history: a failed one leaves the chat as it was.
         self.history.append(answer)
         self.context.remember(answer.citations)
-        if not answer.refused:
-            story.follow(answer.citations, moved=not on_story)
         self.story = story
-        return replace(answer, story=story.articles)
+        return answer
 
 
 def whole(article_id: str, article: Article) -> Passage:

@@ -66,6 +66,9 @@ _NUMBER_SPAN = re.compile(
 )
 
 
+_NOT_A_COUNT = re.compile(r"one\s+(?:of|another|day|who|that)\b", re.I)
+
+
 def asked_item(question: str, sentence: str) -> tuple[int, int] | None:
     """The span in ``sentence`` of the thing ``question`` asks for, if it holds one that the
     question does not already say."""
@@ -75,7 +78,10 @@ def asked_item(question: str, sentence: str) -> tuple[int, int] | None:
     if kind == "date":
         spans = [m.span() for m in _DATE_SPAN.finditer(sentence)]
     elif kind == "number":
-        spans = [m.span() for m in _NUMBER_SPAN.finditer(sentence)]
+        numbers = _NUMBER_SPAN.finditer(sentence)
+        counts = [m for m in numbers if not _NOT_A_COUNT.match(sentence, m.start())]
+        # A figure in digits before a number in words ("one of the most ...").
+        spans = [m.span() for m in sorted(counts, key=lambda m: not m.group()[:1].isdigit())]
     elif kind in ("name", "place"):
         wanted = ("person", "org", "name") if kind == "name" else ("place", "name")
         found: list[tuple[int, tuple[int, int]]] = []

@@ -97,6 +97,14 @@ _REFERS_BACK = re.compile(
     r"the (?:company|firm|group|organization))\b",
     re.I,
 )
+#: "How many of them were there?" counts; its "there" points at no place.
+_COUNTS_THERE = re.compile(r"^\s*how (?:many|much)\b.*\b(?:is|are|was|were) there\b", re.I)
+#: The words a rewrite resolves; one left means the question still leans on the last turn.
+_POINTER = re.compile(
+    r"\b(he|she|him|her|his|it|its|they|them|their|this|that|these|those|"
+    r"the (?:company|firm|group|organization))\b",
+    re.I,
+)
 _OPENS_FOLLOW_UP = re.compile(r"^\s*(and|but|so|or|what about|how about|why|why not)\b", re.I)
 
 
@@ -183,7 +191,7 @@ def resolve(question: str, history: Sequence[Answer]) -> str:
     resolved = False
     for pattern, kinds, possessive in _POINTS_AT:
         match = pattern.search(out)
-        if match is None:
+        if match is None or (kinds == ("place",) and _COUNTS_THERE.search(out)):
             continue
         target = _pick(kinds, names, question)
         if target is None:
@@ -194,3 +202,8 @@ def resolve(question: str, history: Sequence[Answer]) -> str:
         out = out[: match.start()] + text + out[match.end() :]
         resolved = True
     return out if resolved else ""
+
+
+def still_leans_back(question: str) -> bool:
+    """Whether a (rewritten) question still holds a word that points at the conversation."""
+    return bool(_POINTER.search(question))

@@ -134,7 +134,8 @@ def test_marker_split_across_pieces_is_held_back_until_whole(qa: Assistant) -> N
 
 def test_follow_up_is_condensed_by_the_model(qa: Assistant, server: LLMServer) -> None:
     chat = qa.chat()
-    server.state.replies.append(Reply("Raimondo met Wang Wentao [1]."))
+    # The first answer cites the Raimondo article, so the chat's story is that article.
+    server.state.default = citing("profoundly", "Raimondo met Wang Wentao")
     chat.ask("Who did Raimondo meet in Beijing?")
     rewritten = "What did Wang Wentao say about trade between the US and China?"
     server.state.replies.append(Reply(rewritten))
