@@ -377,10 +377,15 @@ def test_sixteen_conversations_through_the_page_while_it_ingests_uploads(
     marks: list[tuple[float, float]] = []
     problems: list[str] = []
 
+    # The conversations start once the first upload is on its way: a browser that is slow to
+    # start (a fresh machine) must not let them all finish before any ingest runs.
+    uploading = threading.Event()
+
     def converse(n: int, url: str) -> Callable[[], None]:
         def run() -> None:
             client = Client(url, verbose=False)  # its own session: its own conversation
             history: list = []
+            uploading.wait(timeout=300)
             for question, accepted in scripts[n]:
                 began = time.monotonic()
                 out = client.predict(
@@ -418,6 +423,7 @@ def test_sixteen_conversations_through_the_page_while_it_ingests_uploads(
                 began = time.monotonic()
                 versions.supersede(articles, began)
                 page.click("#add")
+                uploading.set()
                 # Done when the log holds a new report and nothing else (no progress bar).
                 page.wait_for_function(
                     "prev => { const t = document.querySelector('#ingest-log').innerText.trim();"
