@@ -145,11 +145,11 @@ class Chat:
         focus = story.articles
         if not focus:
             return False
-        idf = self.retriever.keyword.idf(terms(question))
-        story_terms = set().union(*(self._terms(a) for a in focus))
         other = next((p.article_id for p in found if p.article_id not in focus), None)
         if other is None:
             return True
+        idf = self.retriever.keyword.idf(terms(question))
+        story_terms = set().union(*(self._terms(a) for a in focus))
         leans_back = refers_back(question)
         return not moves_away(question, leans_back, idf, story_terms, self._terms(other))
 

@@ -15,7 +15,7 @@ from rag.answer import MARKER, REFUSAL, Citation, Draft, Item
 from rag.choice import FEATURES, Asked, features, is_aside, weights
 from rag.items import asked_item
 from rag.retrieve import Passage
-from rag.support import Sentence, SupportScorer, sentences_of
+from rag.support import LEXICAL_WEIGHT, Sentence, SupportScorer, sentences_of
 
 #: Below this support (cosine + weighted word overlap) for the raw question and the
 #: standalone one alike, no sentence answers and the question is refused.
@@ -77,15 +77,16 @@ class ExtractiveAnswerer:
         """``(score, support)`` per sentence: support is the evidence alone; score is the
         fitted choice of the answering sentence (``rag.choice``), which adds where the
         sentence sits, what it holds and what kind of line it is."""
-        texts = [s.text for s in sentences]
-        support = self.scorer.support(question, texts)
+        x = features(Asked(question, standalone, context.last), sentences, self.scorer)
+        # The features already hold cosine and word overlap for both readings of the
+        # question: support is made from them rather than embedding the question again.
+        support = x[:, 0] + LEXICAL_WEIGHT * x[:, 1]
         if standalone.strip() != question.strip():
             # A bare follow-up ("Since when?") says little by itself: its rewrite leads, and
             # a sentence is as well supported as the better of the two readings makes it.
-            rewritten = self.scorer.support(standalone, texts)
+            rewritten = x[:, 2] + LEXICAL_WEIGHT * x[:, 3]
             mixed = (support + STANDALONE_WEIGHT * rewritten) / (1 + STANDALONE_WEIGHT)
             support = np.maximum(mixed, rewritten * STANDALONE_FLOOR)
-        x = features(Asked(question, standalone, context.last), sentences, self.scorer)
         if not by_rank:
             x[:, FEATURES.index("retrieved_rank")] = 0.0
         w = weights() if self.choice_weights is None else self.choice_weights
