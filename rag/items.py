@@ -38,8 +38,60 @@ def expected_type(question: str) -> str:
     return ""
 
 
+#: What "how old / how much / how long / what time" ask for, more narrowly than "a number"
+#: or "a date": an age, an amount of money, a span of time, a time of day.
+_NUMBER_WORD = (
+    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+    r"twenty|thirty|forty|fifty|sixty|hundred|a few|several|a dozen|dozens|a|an)"
+)
+_TIME_SPAN = re.compile(
+    r"\b\d{1,2}(?::\d\d)?\s?(?:a\.m\.|p\.m\.|am\b|pm\b)(?: [A-Z]{2,3}\b)?|\bnoon\b|\bmidnight\b",
+    re.I,
+)
+_NARROW: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (
+        re.compile(r"\bhow old\b", re.I),
+        # "12-year-old", "aged 49", "Saari, 22, died"
+        re.compile(
+            r"\b\d{1,3}(?=(?:-| )years?[- ]old\b)|\b(?:age|aged) \d{1,3}\b|(?<=\w, )\d{1,3}(?=,\s)",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\bhow much\b", re.I),
+        re.compile(
+            r"[$€£]\s?\d|\b\d[\d,.]*\s?(?:million|billion|dollars|euros|pounds|cents|%|percent)",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\bhow long\b", re.I),
+        re.compile(
+            rf"\b{_NUMBER_WORD}[- ](?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|"
+            r"decades?|centuries)\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\bwhat time\b", re.I),
+        _TIME_SPAN,
+    ),
+]
+
+
+def _narrow(question: str) -> re.Pattern[str] | None:
+    """The pattern of what a "how old / how much / how long / what time" question asks for."""
+    for asks, holds in _NARROW:
+        if asks.search(question):
+            return holds
+    return None
+
+
 def holds_type(kind: str, sentence: str, question: str) -> bool:
     """Whether ``sentence`` holds something of ``kind`` that the question does not."""
+    narrow = _narrow(question)
+    if narrow is not None and kind in ("date", "number"):
+        return bool(narrow.search(sentence))
     if kind == "date":
         return bool(re.search(_YEAR, sentence) or re.search(_MONTH, sentence))
     if kind == "number":
@@ -69,13 +121,25 @@ _NUMBER_SPAN = re.compile(
 _NOT_A_COUNT = re.compile(r"one\s+(?:of|another|day|who|that)\b", re.I)
 
 
+def _whole_item(sentence: str, start: int) -> tuple[int, int]:
+    """The date or number phrase that starts at ``start`` ("$10 million", "7:30 p.m.")."""
+    for pattern in (_TIME_SPAN, _NUMBER_SPAN, _DATE_SPAN):
+        m = pattern.match(sentence, start)
+        if m and m.end() > start:
+            return start, start + len(m.group().rstrip(",."))
+    return start, start + len(sentence[start:].split(maxsplit=1)[0])
+
+
 def asked_item(question: str, sentence: str) -> tuple[int, int] | None:
     """The span in ``sentence`` of the thing ``question`` asks for, if it holds one that the
     question does not already say."""
     kind = expected_type(question)
     asked = question.lower()
     spans: list[tuple[int, int]] = []
-    if kind == "date":
+    narrow = _narrow(question)
+    if narrow is not None and kind in ("date", "number"):
+        spans = [_whole_item(sentence, m.start()) for m in narrow.finditer(sentence)]
+    elif kind == "date":
         spans = [m.span() for m in _DATE_SPAN.finditer(sentence)]
     elif kind == "number":
         numbers = _NUMBER_SPAN.finditer(sentence)

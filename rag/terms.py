@@ -11,7 +11,7 @@ _WORD = re.compile(r"\w\w+|\d")
 
 @functools.lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from rag.sentences import bundled_nltk
+    from rag.nltk_data import bundled_nltk
 
     with bundled_nltk():
         from nltk.corpus import stopwords
@@ -27,7 +27,7 @@ def _stopwords() -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def _stemmer() -> functools._lru_cache_wrapper[str]:
-    from rag.sentences import bundled_nltk
+    from rag.nltk_data import bundled_nltk
 
     with bundled_nltk():
         from nltk.stem import PorterStemmer

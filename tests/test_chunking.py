@@ -91,6 +91,26 @@ def test_abbreviations_do_not_split_sentences() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        # Punkt alone splits after each of these (coqa-cnn-dev: "No." 9 times, "U.S." 5).
+        ("A wreath framed a No. 9 jersey. Fans wept.", 2),
+        ("He left the U.S. Naval Academy in 1958. He sailed.", 2),
+        ("Before O.J. Simpson there was Sheppard. It began.", 2),
+        ("Shortly before 7:30 p.m. ET Saturday, police came. They left.", 2),
+        ('"Come in!" in French was chosen. It stuck.', 2),
+        # A real end after initials: a sentence-opening word follows.
+        ("He moved to the U.S. The rest followed. Then fame.", 3),
+    ],
+    ids=["no", "u.s.-naval", "initials", "p.m.-et", "lowercase-after", "real-end"],
+)
+def test_titles_initials_and_times_stay_in_their_sentence(text: str, sentences: int) -> None:
+    got = [text[a:b] for a, b in sentence_spans(text)]
+    assert len(got) == sentences, got
+    assert " ".join(got) == text
+
+
 @pytest.mark.slow
 def test_no_chunk_exceeds_the_real_models_input(embedder) -> None:  # type: ignore[no-untyped-def]
     from rag.embeddings import SentenceTransformerEmbedder

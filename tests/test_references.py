@@ -260,8 +260,33 @@ def test_a_name_that_opens_a_sentence_with_said_is_kept() -> None:
         ),
         ("Where did the workers walk out?", WALKOUT, "Detroit"),
         ("Who said the company would raise pay?", STRIKE, "Jane Doe"),
+        # "How old", "how much", "how long", "what time" ask for an age, money, a span of
+        # time, a time of day: not the first number of the sentence.
+        ("How old was Saari?", "In 2 years Saari, 22, had studied at 3 schools.", "22"),
+        ("How old is Max?", "Max, one of 4 boys, is a 12-year-old actor.", "12"),
+        ("How much did she make?", "Of the top 10 earners, she made $51 million.", "$51 million"),
+        ("How long did the siege last?", "The 2 gunmen held out for 32 hours.", "32 hours"),
+        (
+            "What time were they called?",
+            "On May 3, 2 officers came at 7:30 p.m. ET.",
+            "7:30 p.m. ET",
+        ),
     ],
-    ids=["who", "when-day", "when-date", "what-year", "how-many", "how-much", "where", "who-2"],
+    ids=[
+        "who",
+        "when-day",
+        "when-date",
+        "what-year",
+        "how-many",
+        "how-much",
+        "where",
+        "who-2",
+        "age",
+        "age-hyphen",
+        "money",
+        "duration",
+        "time-of-day",
+    ],
 )
 def test_asked_item_is_the_span_the_question_asks_for(
     question: str, sentence: str, item: str
@@ -282,8 +307,19 @@ def test_asked_item_is_the_span_the_question_asks_for(
         # Only what the question already says.
         ("Who met Wang Wentao?", "Wang Wentao met officials on Monday."),
         ("When did it happen on Monday?", "It happened on Monday."),
+        # A number, but not of the kind asked for.
+        ("How old is he?", "He has won 3,497 votes in 2 races."),
+        ("What time did it start?", "It started on Friday, 2 May."),
     ],
-    ids=["why", "what", "no-number", "only-the-asked-name", "only-the-asked-date"],
+    ids=[
+        "why",
+        "what",
+        "no-number",
+        "only-the-asked-name",
+        "only-the-asked-date",
+        "not-an-age",
+        "not-a-time",
+    ],
 )
 def test_no_item_when_the_sentence_holds_nothing_new_of_the_kind(
     question: str, sentence: str
