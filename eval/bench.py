@@ -45,6 +45,8 @@ class BenchResult:
     encode: dict[str, dict[str, Any]] = field(default_factory=dict)
     ingest: dict[str, dict[str, Any]] = field(default_factory=dict)
     questions: list[dict[str, Any]] = field(default_factory=list)
+    #: LLM mode with the real small model, when ``make llm-server`` has built it.
+    llm: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +54,7 @@ class BenchResult:
             "encode": self.encode,
             "ingest": self.ingest,
             "questions": self.questions,
+            "llm": self.llm,
             "targets": [t.__dict__ for t in targets(self)],
         }
 
@@ -99,11 +102,13 @@ def run_bench(
     sizes: tuple[int, ...] = DEFAULT_SIZES,
     larger: bool = True,
     library: Path | None = None,
+    only_llm: bool = False,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> BenchResult:
     """Measure ingest (beside raw encoding and the LlamaIndex quickstart) and question latency
-    (at each library size), each step in its own process. The largest library is kept in
-    ``library`` when given (to profile it), else deleted."""
+    (at each library size) and LLM mode with the real small model when it is built, each step
+    in its own process. The largest library is kept in ``library`` when given (to profile
+    it), else deleted."""
     data = load_dataset(dataset)
     corpus = data.corpus
     backend = os.environ.get("RAG_EMBED_BACKEND") or DEFAULT_BACKEND
@@ -122,6 +127,9 @@ def run_bench(
         log(f"bench: {label} ... ({time.perf_counter() - began:.0f} s so far)")
         return run_worker(spec)
 
+    result.llm = _llm_step(step)
+    if only_llm:
+        return result
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as work:
         corpora = {data.name: corpus}
         if larger:
@@ -168,6 +176,55 @@ def run_bench(
                 result.questions.append({"size": size, "backend": name, "build": built, **served})
     log(f"bench: done in {time.perf_counter() - began:.0f} s")
     return result
+
+
+#: Questions of the samples set that LLM mode is timed on, and the model's threads (2 cores).
+LLM_QUESTIONS = 8
+LLM_THREADS = 2
+
+
+def _llm_step(step: Callable[[str, dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    from eval.local_llm import missing
+
+    reason = missing()
+    if reason:
+        return {"skipped": reason}
+    samples = load_dataset(Path(__file__).resolve().parent / "datasets" / "samples")
+    questions = [i.turns[0].question for i in samples.items if i.kind == "single"]
+    spec = {
+        "task": "llm",
+        "articles": str(samples.corpus),
+        "questions": questions[:LLM_QUESTIONS],
+        "threads": LLM_THREADS,
+    }
+    return step("LLM mode with SmolLM2-135M (llama.cpp server)", spec)
+
+
+def llm_markdown(llm: dict[str, Any]) -> list[str]:
+    """The LLM-mode table: each figure beside the extractive answer of the same questions."""
+    if not llm:
+        return []
+    if "skipped" in llm:
+        return ["", f"**LLM mode**: not measured ({llm['skipped']})."]
+    ext = percentile(llm["extractive_ms"], 0.5)
+    first, whole = percentile(llm["first_sentence_ms"], 0.5), percentile(llm["answer_ms"], 0.5)
+    return [
+        "",
+        f"**LLM mode** (SmolLM2-135M-Instruct Q4_1 on llama.cpp's server, {llm['threads']} "
+        f"threads; {llm['questions']} questions of the samples set, sample articles; "
+        f"{llm['model_answers']} answered by the model, the rest by the extractive fallback "
+        "or refused)",
+        "",
+        "| measure | p50 | p95 | vs extractive answer (p50) |",
+        "| --- | ---: | ---: | ---: |",
+        f"| extractive answer | {ext:.0f} ms | {percentile(llm['extractive_ms'], 0.95):.0f} ms | "
+        "1x |",
+        f"| LLM: first sentence shown | {first:.0f} ms | "
+        f"{percentile(llm['first_sentence_ms'], 0.95):.0f} ms | {first / ext:.0f}x |",
+        f"| LLM: whole answer | {whole:.0f} ms | {percentile(llm['answer_ms'], 0.95):.0f} ms | "
+        f"{whole / ext:.0f}x |",
+        f"| model tokens per second | {_median(llm['tokens_per_s']):.1f} | - | - |",
+    ]
 
 
 # -- reading the result ----------------------------------------------------------------------
@@ -295,6 +352,7 @@ def markdown(result: BenchResult) -> str:
             f"{q['answered']}/{len(q['answer_ms'])} | {q['first_search_ms']:.0f} | "
             f"{q['build']['seconds']:.0f} | {q['peak_rss_mb']:.0f} |"
         )
+    lines += llm_markdown(result.llm)
     lines += ["", "**Targets**", "", "| target | measured | met |", "| --- | ---: | --- |"]
     for t in targets(result):
         lines.append(f"| {t.what} | {t.measured} | {'yes' if t.met else 'NO'} |")

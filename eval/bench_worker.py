@@ -195,7 +195,58 @@ def serve(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def llm(spec: dict[str, Any]) -> dict[str, Any]:
+    """LLM mode with the real small model beside the extractive answer, on the same questions
+    over the sample articles: time to the first sentence shown, the whole answer, and the
+    model's own tokens per second (each streamed piece of llama.cpp's server is one token)."""
+    from eval.local_llm import LocalLLM
+    from rag.assistant import Assistant
+
+    questions: list[str] = spec["questions"]
+    with tempfile.TemporaryDirectory() as home, LocalLLM(threads=spec["threads"]) as server:
+        qa = Assistant.open(server.config(_config(spec, Path(home))))
+        qa.ingest(spec["articles"])
+        qa.warm_up()
+        qa.ask(questions[0], mode="extractive")
+        token_times: list[float] = []
+        stream = qa._llm.stream
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            for piece in stream(*args, **kwargs):
+                token_times.append(time.perf_counter())
+                yield piece
+
+        qa._llm.stream = timed
+        extractive, first, whole, rates, model_answers = [], [], [], [], 0
+        for question in questions:
+            began = time.perf_counter()
+            qa.ask(question, mode="extractive")
+            extractive.append((time.perf_counter() - began) * 1000)
+            token_times.clear()
+            began = time.perf_counter()
+            answer = qa.stream(question, mode="llm")
+            shown = None
+            for _ in answer:
+                shown = shown or time.perf_counter()
+            done = time.perf_counter()
+            first.append(((shown or done) - began) * 1000)
+            whole.append((done - began) * 1000)
+            model_answers += answer.answer.mode == "llm"
+            if len(token_times) > 1:
+                rates.append((len(token_times) - 1) / (token_times[-1] - token_times[0]))
+    return {
+        "questions": len(questions),
+        "threads": spec["threads"],
+        "extractive_ms": extractive,
+        "first_sentence_ms": first,
+        "answer_ms": whole,
+        "tokens_per_s": rates,
+        "model_answers": model_answers,
+    }
+
+
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "llm": llm,
     "encode": encode,
     "ingest": ingest,
     "llamaindex": llamaindex,

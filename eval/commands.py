@@ -12,7 +12,7 @@ DEFAULT_SIZES = (1_000, 10_000, 100_000)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from eval.bench import markdown, run_bench, write_results
+    from eval.bench import llm_markdown, markdown, run_bench, write_results
 
     sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else DEFAULT_SIZES
     result = run_bench(
@@ -21,7 +21,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         sizes=sizes,
         larger=not args.quick,
         library=Path(args.library) if args.library else None,
+        only_llm=args.llm_only,
     )
+    if args.llm_only:
+        print("\n".join(llm_markdown(result.llm)).strip())
+        return 0
     print(markdown(result))
     files = write_results(result, Path(args.out))
     print(f"\nwritten: {', '.join(str(f) for f in files)}")
@@ -109,5 +113,10 @@ def register(sub: Any) -> None:
     bench.add_argument("--out", default="artifacts/bench", help="folder for bench.md/json/png")
     bench.add_argument(
         "--library", help="build the question libraries here and keep them (default: a temp dir)"
+    )
+    bench.add_argument(
+        "--llm-only",
+        action="store_true",
+        help="only LLM mode with the real small model (needs `make llm-server`)",
     )
     bench.set_defaults(func=cmd_bench)

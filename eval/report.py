@@ -21,6 +21,8 @@ SHOWN = [
     "refusal_precision",
     "refusal_recall",
     "rationale_cited",
+    "stated_facts_cited",
+    "sentences_cited",
     "latency_p50_ms",
     "latency_p95_ms",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 
 from eval.dataset import Turn
 from rag.answer import MARKER, Answer
+from rag.grounding import reply_sentences
 
 _SMALL = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -90,6 +91,12 @@ class TurnResult:
     gold_rank: int
     rationale_cited: bool | None
     seconds: float
+    #: Sentences of the answer, and those of them that carry no citation marker (0 for a
+    #: refusal, which cites nothing by design).
+    sentences: int = 0
+    uncited: int = 0
+    #: Facts the answer states that a cited quote from the fact's article states too.
+    stated_cited: int = 0
 
     @property
     def first(self) -> bool:
@@ -106,14 +113,15 @@ def score_turn(
     is_gold: Callable[[str, str], bool],
 ) -> TurnResult:
     """Score one answer; ``is_gold(article_id, source)`` tells whether an article is a source."""
-    stated = sum(states(answer.text, f.variants) for f in turn.facts)
-    cited = sum(
+    said = [states(answer.text, f.variants) for f in turn.facts]
+    backed = [
         any(
             states(c.quote, f.variants) and (not f.source or is_gold(c.article_id, f.source))
             for c in answer.citations
         )
         for f in turn.facts
-    )
+    ]
+    stated, cited = sum(said), sum(backed)
     gold_rank = 0
     for rank, p in enumerate(answer.passages, start=1):
         if any(is_gold(p.article_id, g) for g in turn.gold):
@@ -125,7 +133,11 @@ def score_turn(
             any(is_gold(c.article_id, g) for g in turn.gold) and overlaps(turn.span, c.start, c.end)
             for c in answer.citations
         )
+    shown = [] if answer.refused else reply_sentences(answer.text)
     return TurnResult(
+        stated_cited=sum(s and b for s, b in zip(said, backed, strict=True)),
+        sentences=len(shown),
+        uncited=sum(1 for s in shown if not MARKER.search(s)),
         item=item,
         turn=number,
         kind=kind,
@@ -156,6 +168,8 @@ def summarize(results: Sequence[TurnResult], k: int) -> dict[str, Any]:
     rationale = [r for r in results if r.rationale_cited is not None]
     seconds = [r.seconds for r in results]
     true_refusals = sum(1 for r in unanswerable if r.refused)
+    total_sentences = sum(r.sentences for r in results)
+    stated_total = sum(r.stated for r in answerable)
     return {
         "turns": len(results),
         "fact_recall": _mean([r.stated / r.facts for r in answerable]),
@@ -166,6 +180,15 @@ def summarize(results: Sequence[TurnResult], k: int) -> dict[str, Any]:
         "refusal_precision": true_refusals / len(refused) if refused and unanswerable else None,
         "refusal_recall": true_refusals / len(unanswerable) if unanswerable else None,
         "rationale_cited": _mean([float(bool(r.rationale_cited)) for r in rationale]),
+        # Share of the facts an answer states that one of its citations, from the fact's
+        # article, states too: 1.0 when every fact shown is cited where it is said.
+        "stated_facts_cited": (
+            sum(r.stated_cited for r in answerable) / stated_total if stated_total else None
+        ),
+        # Share of the sentences shown as answers that carry a citation (1.0 is the promise).
+        "sentences_cited": (
+            1.0 - sum(r.uncited for r in results) / total_sentences if total_sentences else None
+        ),
         "latency_p50_ms": float(np.percentile(seconds, 50) * 1000) if seconds else None,
         "latency_p95_ms": float(np.percentile(seconds, 95) * 1000) if seconds else None,
     }

@@ -68,6 +68,10 @@ class Answer:
     #: Markers in the LLM's reply removed from ``text``: they named no passage, or a passage
     #: that does not support the sentence they end.
     dropped_markers: int = 0
+    #: Sentences of the LLM's reply that no passage supports: never part of ``text``.
+    unsupported: int = 0
+    #: Those sentences, when the config says to show them apart ("not found in the articles").
+    set_apart: tuple[str, ...] = ()
     #: Seconds spent on each step: ``rewrite``, ``retrieve``, ``answer``.
     timings: dict[str, float] = field(default_factory=dict)
     #: Ids of the articles the conversation is on after this turn, the main one first.
@@ -98,6 +102,11 @@ class Draft:
     refused: bool = False
     dropped_markers: int = 0
     item: Item | None = None
+    unsupported: int = 0
+    set_apart: tuple[str, ...] = ()
+    #: The mode that wrote the text, when not the answerer's own: ``extractive`` when an LLM's
+    #: reply held nothing supported and the extractive answer stands in for it.
+    mode: str = ""
 
 
 #: A citation marker: ``[3]``, or several numbers in one ``[1, 2]``.

@@ -204,9 +204,11 @@ class Chat:
             citations=draft.citations,
             standalone=standalone,
             refused=draft.refused,
-            mode=self.answerer.mode,
+            mode=draft.mode or self.answerer.mode,
             passages=passages,
             dropped_markers=draft.dropped_markers,
+            unsupported=draft.unsupported,
+            set_apart=draft.set_apart,
             timings=timings,
             item=draft.item,
         )

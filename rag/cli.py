@@ -120,6 +120,17 @@ def _show(stream: Any, out: TextIO) -> Any:
             "that does not back their sentence)",
             file=out,
         )
+    if answer.unsupported:
+        fallback = " (the extractive answer stands in)" if answer.mode == "extractive" else ""
+        print(
+            f"  ({answer.unsupported} sentence(s) of the model's reply held back: no article "
+            f"supports them){fallback}",
+            file=out,
+        )
+    if answer.set_apart:
+        print("  Not found in the articles:", file=out)
+        for sentence in answer.set_apart:
+            print(f"    - {sentence}", file=out)
     _print_citations(answer, out)
     return answer
 

@@ -76,6 +76,10 @@ class Config:
     llm_timeout: float = 60.0
     #: Retries after a refused connection, a timeout, 429 or 5xx (``RAG_LLM_RETRIES``).
     llm_retries: int = 2
+    #: What becomes of the sentences of a model's reply that no passage supports
+    #: (``RAG_LLM_UNSUPPORTED``): ``drop`` them, or ``show`` them apart, after the answer, as
+    #: "not found in the articles" (``Answer.set_apart``). Never shown as the answer.
+    llm_unsupported: str = "drop"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Config:
@@ -102,6 +106,7 @@ class Config:
             "llm_api_key": os.environ.get("OPENAI_API_KEY") or None,
             "llm_timeout": _env_number("RAG_LLM_TIMEOUT", 60.0, float),
             "llm_retries": _env_number("RAG_LLM_RETRIES", 2),
+            "llm_unsupported": os.environ.get("RAG_LLM_UNSUPPORTED", "drop").strip().lower(),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -166,6 +171,10 @@ class Config:
             )
         if self.llm_timeout <= 0 or self.llm_retries < 0:
             raise ValueError("llm_timeout must be positive and llm_retries at least 0")
+        if self.llm_unsupported not in ("drop", "show"):
+            raise ValueError(
+                f"RAG_LLM_UNSUPPORTED must be drop or show, got {self.llm_unsupported!r}"
+            )
         if self.chroma_url is not None and not self.chroma_url.startswith(("http://", "https://")):
             raise ValueError(
                 f"RAG_CHROMA_URL must start with http:// or https://: {self.chroma_url}"

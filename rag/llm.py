@@ -1,26 +1,28 @@
 """Answers from any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, a llama.cpp server)
 through the ``openai`` package.
 
-The passages go to the model fenced as untrusted data; the reply streams through a filter that
-keeps only ``[n]`` markers naming a passage it was given (the rest are dropped and counted),
-renumbers them in order of use, and quotes for each the sentence of the passage that best
-supports the sentence carrying the marker; a marker whose passage does not support that sentence
-at all is dropped too. Failures of the server become one ``LLMError`` with a
-plain message; bounded retries and timeouts come from the client.
+The passages go to the model fenced as untrusted data. The reply streams through a gate
+(``rag.grounding``) that holds each sentence until it ends and releases only those a passage
+supports, each cited with the sentence of the passage that backs it; the rest are counted and
+never shown as the answer. A question the passages do not answer is refused before the model is
+asked, and a reply with nothing supported gives way to the extractive answer (or the refusal).
+Failures of the server become one ``LLMError`` with a plain message; bounded retries and
+timeouts come from the client.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
-from rag.answer import MARKER, REFUSAL, Answer, Citation, Draft, strip_markers
+from rag.answer import REFUSAL, Answer, Draft, strip_markers
 from rag.config import Config
-from rag.extractive import ChatContext, citation
+from rag.extractive import ChatContext, ExtractiveAnswerer
+from rag.grounding import SentenceGate
 from rag.retrieve import Passage
-from rag.support import Sentence, SupportScorer, sentences_of
+from rag.support import SupportScorer
 
 
 class LLMError(RuntimeError):
@@ -38,23 +40,26 @@ Rules:
 - After every sentence that states a fact, put the number of the passage that supports it in \
 square brackets, like [1] or [2][3]. Use only the numbers of the passages you were given.
 - Answer in at most three short sentences.
-- If the passages do not answer the question, reply exactly: {REFUSAL}"""
+- If the passages do not answer the question, reply exactly: {REFUSAL}
+
+Example. Passages: [1] Storm closes port: "The port of Elling closed on Monday after the \
+storm, officials said." [2] Fuel prices: "Prices rose 4% in May."
+Question: When did the port close?
+Answer: The port of Elling closed on Monday [1]."""
 
 CONDENSE_PROMPT = """Rewrite the user's last question as one standalone question that can be \
 understood without the conversation: replace pronouns and vague references with what they \
 refer to. Reply with the rewritten question only."""
 
-#: A marker stays only where a sentence of its passage supports the claim it ends at least this
-#: much (``SupportScorer.support``): unrelated claims score under 0.2 on the samples, loose
-#: paraphrases of a passage's sentence over 0.3.
-MARKER_SUPPORT_BELOW = 0.25
 #: How many earlier turns the model sees.
 HISTORY_TURNS = 3
-#: The end of a piece that waits for the next: a marker begun, and the space before it (which
-#: goes if the marker is dropped).
-_PARTIAL = re.compile(r"\s*(?:\[[\d,\s]{0,12})?$")
-_CLOSING = ".,;:!?)]}\"'”’"
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
+#: Tokens a reply may take: three short sentences with their markers, and no rambling on.
+MAX_REPLY_TOKENS = 160
+#: Answers from articles want the model's likeliest words, not its inventions, and the same
+#: reply to the same question (so that an eval of LLM mode can be repeated).
+TEMPERATURE = 0.0
+#: Where a small model starts a new turn or echoes the prompt instead of answering.
+STOP = ["\nQuestion:", "\nPassages", "<<<", "\nUser:"]
 
 
 def fence(passages: Sequence[Passage]) -> tuple[str, str]:
@@ -122,13 +127,18 @@ class LLM:
 
         try:
             reply = self.client.chat.completions.create(
-                model=self.config.llm_model, messages=messages, max_tokens=max_tokens
+                model=self.config.llm_model,
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=TEMPERATURE,
             )
         except openai.OpenAIError as exc:
             raise self.explain(exc) from None
         return str(reply.choices[0].message.content or "")
 
-    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict[str, str]], max_tokens: int | None = None
+    ) -> Iterator[str]:
         """The reply to ``messages`` piece by piece. A stream that breaks before its first
         piece is asked again (within the retry budget); one that breaks later raises."""
         import httpx
@@ -139,7 +149,12 @@ class LLM:
             got_any = finished = False
             try:
                 stream = self.client.chat.completions.create(
-                    model=self.config.llm_model, messages=messages, stream=True
+                    model=self.config.llm_model,
+                    messages=messages,
+                    stream=True,
+                    max_tokens=max_tokens or MAX_REPLY_TOKENS,
+                    stop=STOP,
+                    temperature=TEMPERATURE,
                 )
                 for chunk in stream:
                     if not chunk.choices:
@@ -188,91 +203,6 @@ class LLM:
         return rewritten or question
 
 
-class MarkerFilter:
-    """Rewrites the markers of a streamed reply: valid ones renumbered to their citation,
-    the rest dropped. Text that might be the start of a marker waits for the next piece."""
-
-    def __init__(self, passages: Sequence[Passage], scorer: SupportScorer) -> None:
-        self.passages = list(passages)
-        self.scorer = scorer
-        self.citations: list[Citation] = []
-        self.dropped = 0
-        self.text = ""
-        self._pending = ""
-        self._space = ""
-        self._by_quote: dict[tuple[int, int], int] = {}
-
-    def feed(self, piece: str) -> str:
-        """The text of ``piece`` that can be shown now."""
-        buffer = self._pending + piece
-        partial = _PARTIAL.search(buffer)
-        self._pending = buffer[partial.start() :] if partial else ""
-        return self._emit(buffer[: partial.start()] if partial else buffer)
-
-    def close(self) -> str:
-        """What was held back at the end."""
-        rest, self._pending = self._pending, ""
-        return self._emit(rest)
-
-    def _emit(self, text: str) -> str:
-        shown = len(self.text)
-        last = 0
-        for m in MARKER.finditer(text):
-            self._say(text[last : m.start()])
-            for n in (int(x) for x in m.group(1).split(",")):
-                cited = self._cite(n) if 1 <= n <= len(self.passages) else None
-                if cited is None:
-                    self.dropped += 1
-                    self._withhold_space(shown)
-                else:
-                    self._say(f"[{cited}]")
-            last = m.end()
-        self._say(text[last:])
-        return self.text[shown:]
-
-    def _withhold_space(self, shown: int) -> None:
-        """Take back the space before a dropped marker (not yet shown, as ``feed`` holds a
-        trailing space back), so that "yesterday [9]." reads "yesterday."."""
-        kept = max(len(self.text.rstrip()), shown)
-        self._space += self.text[kept:]
-        self.text = self.text[:kept]
-
-    def _say(self, text: str) -> None:
-        if not text:
-            return
-        # The withheld space returns before a word or a kept marker, not before punctuation.
-        if self._space and not (text[0].isspace() or text[0] in _CLOSING):
-            text = self._space + text
-        self._space = ""
-        self.text += text
-
-    def _claim(self) -> str:
-        """The sentence of the reply that the marker now arriving belongs to."""
-        plain = strip_markers(self.text).rstrip()
-        parts = [p for p in _SENTENCE_END.split(plain) if p.strip()]
-        return parts[-1] if parts else plain
-
-    def _cite(self, n: int) -> int | None:
-        """The citation number for marker ``[n]``, or None when passage n does not back the
-        sentence the marker ends: a model cannot lend a claim a source that never made it."""
-        passage = self.passages[n - 1]
-        claim = self._claim()
-        # A marker with no sentence before it quotes the passage's best match for itself.
-        found = self.scorer.best(claim or passage.text, sentences_of([passage]))
-        if found is None:
-            # A passage always has a sentence; the whole passage stands in should it not.
-            quote = Sentence(passage.text, passage.start, passage.end, passage, n - 1)
-        elif claim and found[1] < MARKER_SUPPORT_BELOW:
-            return None
-        else:
-            quote = found[0]
-        key = (n, quote.start)
-        if key not in self._by_quote:
-            self._by_quote[key] = len(self.citations) + 1
-            self.citations.append(citation(self._by_quote[key], quote))
-        return self._by_quote[key]
-
-
 class LLMAnswerer:
     """Answers with an LLM over the fenced passages, citations checked and quoted."""
 
@@ -281,6 +211,7 @@ class LLMAnswerer:
     def __init__(self, llm: LLM, scorer: SupportScorer) -> None:
         self.llm = llm
         self.scorer = scorer
+        self.extractive = ExtractiveAnswerer(scorer)
 
     def messages(
         self,
@@ -315,18 +246,34 @@ class LLMAnswerer:
         context: ChatContext | None = None,
         history: Sequence[tuple[str, str]] = (),
     ) -> Generator[str, None, Draft]:
-        """Yield the reply as it streams, markers checked; return the whole of it."""
-        if not passages:
+        """Yield the supported sentences of the reply as each ends; return the whole."""
+        # The extractive answer of the same passages says whether they answer at all (a
+        # question they do not answer never reaches the model), and stands in for a reply
+        # that holds nothing supported.
+        fallback = _drain(self.extractive.answer(question, standalone, passages, context))
+        if fallback.refused:
             yield REFUSAL
             return Draft(REFUSAL, [], refused=True)
-        markers = MarkerFilter(passages, self.scorer)
+        gate = SentenceGate(passages, self.scorer)
         for piece in self.llm.stream(self.messages(question, standalone, passages, history)):
-            shown = markers.feed(piece)
+            shown = gate.feed(piece)
             if shown:
                 yield shown
-        tail = markers.close()
+        tail = gate.close()
         if tail:
             yield tail
-        text = markers.text.strip()
-        refused = not markers.citations and REFUSAL.rstrip(".").lower() in text.lower()
-        return Draft(text, markers.citations, refused=refused, dropped_markers=markers.dropped)
+        apart = tuple(gate.unsupported) if self.llm.config.llm_unsupported == "show" else ()
+        draft = Draft(gate.text, gate.citations, dropped_markers=gate.dropped)
+        if not gate.citations:
+            yield fallback.text
+            draft = replace(fallback, dropped_markers=gate.dropped, mode="extractive")
+        return replace(draft, unsupported=len(gate.unsupported), set_apart=apart)
+
+
+def _drain(answer: Generator[str, None, Draft]) -> Draft:
+    """The draft an answerer returns, its streamed pieces unused."""
+    while True:
+        try:
+            next(answer)
+        except StopIteration as done:
+            return done.value

@@ -1,6 +1,7 @@
 """LLM mode against an OpenAI-compatible server on 127.0.0.1 that the test starts and scripts:
-streaming, fenced passages, markers checked and quoted, follow-ups condensed by the model, and
-clear messages when the server is down, refuses the key, rate-limits or cuts the stream."""
+streaming sentence by sentence, fenced passages, only sentences the passages support shown (each
+cited and quoted), follow-ups condensed by the model, and clear messages when the server is
+down, refuses the key, rate-limits or cuts the stream."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from rag.answer import REFUSAL
 from rag.assistant import Assistant
 from rag.config import Config
-from rag.llm import SYSTEM_PROMPT, LLMError, MarkerFilter
+from rag.grounding import SentenceGate
+from rag.llm import SYSTEM_PROMPT, LLMError
 
 from .conftest import ROOT, SAMPLES, free_port
 from .llm_server import LLMServer, Reply, ScriptedLLM
@@ -82,8 +85,10 @@ def test_answer_streams_with_checked_markers_and_sentence_quotes(
     stream = qa.stream("How much trade do the US and China share, and who did Raimondo meet?")
     pieces = list(stream)
     answer = stream.answer
-    assert len(pieces) > 5 and "".join(pieces).strip() == answer.text
-    assert answer.mode == "llm" and answer.dropped_markers == 0
+    # Released a sentence at a time, each once it has ended, though it came in 5-byte pieces.
+    assert len(pieces) == 2 and "".join(pieces).strip() == answer.text
+    assert pieces[0].startswith("The two countries share") and pieces[0].endswith("].")
+    assert answer.mode == "llm" and answer.unsupported == 0
     assert set(re.findall(r"\[(\d+)\]", answer.text)) == {str(c.n) for c in answer.citations}
     trade = answer.citation(1)
     assert "700 billion" in trade.quote
@@ -111,25 +116,116 @@ def test_markers_naming_no_passage_are_dropped_and_counted(
     qa: Assistant, server: LLMServer
 ) -> None:
     server.state.replies.append(
-        Reply(TRADE + " Prices fell [9]. Trade is worth 700 billion dollars [0][1, 12].")
+        Reply(TRADE + " Prices fell [9]. They share over USD 700 billion of trade [0][1, 12].")
     )
     answer = qa.ask("How much trade do the US and China share?")
-    assert answer.dropped_markers == 3
+    # [9] ends a claim no passage makes ("Prices fell"): the sentence goes with its marker.
+    assert answer.dropped_markers == 3 and answer.unsupported == 1
+    assert "Prices fell" not in answer.text
     assert "[9]" not in answer.text and "[0]" not in answer.text and "12" not in answer.text
     # Both surviving markers name passage 1 (a different sentence of it may back each).
     assert len(re.findall(r"\[\d+\]", answer.text)) == 2
     assert {c.chunk_id for c in answer.citations} == {answer.passages[0].chunk_id}
 
 
-def test_marker_split_across_pieces_is_held_back_until_whole(qa: Assistant) -> None:
+def test_each_sentence_is_held_until_it_ends_markers_split_across_pieces_included(
+    qa: Assistant,
+) -> None:
     passages = qa.retriever.search("How much trade do the US and China share?", 2)
-    markers = MarkerFilter(passages, qa.scorer)
-    shown = [markers.feed(p) for p in ("They share USD 700 billion [", "2", "]. Also [3", "7] x.")]
-    shown.append(markers.close())
-    # The space before a marker waits with it: it goes if the marker is dropped.
-    assert shown[0] == "They share USD 700 billion" and shown[1] == ""
-    assert "".join(shown) == "They share USD 700 billion [1]. Also x."
-    assert markers.dropped == 1 and len(markers.citations) == 1
+    gate = SentenceGate(passages, qa.scorer)
+    pieces = ("They share USD 700 billion of trade. [", "1", "] The capital of Australia [3", "7] ")
+    shown = [gate.feed(p) for p in pieces]
+    # Nothing shows until the next sentence has begun: the marker after the full stop is
+    # still the first sentence's.
+    assert shown[:2] == ["", ""] and shown[3] == ""
+    assert shown[2] == "They share USD 700 billion of trade [1]."
+    shown.append(gate.feed("is Canberra."))
+    shown.append(gate.close())
+    assert "".join(shown) == "They share USD 700 billion of trade [1]."
+    assert gate.unsupported == ["The capital of Australia is Canberra."] and gate.dropped == 1
+    (cited,) = gate.citations
+    assert "700 billion" in cited.quote
+
+
+def test_uncited_sentences_the_passages_support_get_the_best_passages_citation(
+    qa: Assistant, server: LLMServer
+) -> None:
+    server.state.replies.append(
+        Reply(
+            "The passage says that 27 Chinese companies were taken off a blacklist. Sullivan "
+            "calls export controls a new strategic asset.",
+            piece=4,
+        )
+    )
+    answer = qa.ask(
+        "How many companies were removed from a blacklist, and what are export controls?"
+    )
+    assert answer.mode == "llm" and answer.unsupported == 0 and not answer.refused
+    # The model's talk of "the passage" goes; each sentence ends with its citation.
+    assert answer.text == (
+        "27 Chinese companies were taken off a blacklist [1]. Sullivan calls export controls a "
+        "new strategic asset [2]."
+    )
+    assert "27 Chinese companies were removed" in answer.citation(1).quote
+    assert "new strategic asset" in answer.citation(2).quote
+    for c in answer.citations:
+        article = qa.article(c.article_id)
+        assert article is not None and article.text[c.start : c.end] == c.quote
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The capital of Australia is Canberra.",  # what the model knows of the world
+        "1 Chinese company was removed from a blacklist.",  # a number no passage states
+        "Raimondo met Chinese President Xi Jinping in Beijing.",  # a name no passage has
+    ],
+    ids=["world-knowledge", "wrong-number", "invented-name"],
+)
+def test_a_mix_keeps_only_the_supported_part(qa: Assistant, server: LLMServer, claim: str) -> None:
+    server.state.replies.append(Reply(f"{claim} {TRADE} {claim[:-1]} [1]."))
+    answer = qa.ask("How much trade do the US and China share?")
+    assert answer.text == TRADE and answer.unsupported == 2 and answer.set_apart == ()
+    assert claim[:-1] not in answer.text and answer.dropped_markers == 1
+
+
+def test_unsupported_sentences_can_be_shown_apart_never_as_the_answer(
+    home: Path, server: LLMServer
+) -> None:
+    qa = llm_qa(home, server, llm_unsupported="show")
+    server.state.replies.append(Reply(f"{TRADE} The capital of Australia is Canberra [1]."))
+    answer = qa.ask("How much trade do the US and China share?")
+    assert answer.text == TRADE
+    assert answer.set_apart == ("The capital of Australia is Canberra.",)
+
+
+def test_a_reply_with_nothing_supported_gives_the_extractive_answer_labelled_as_such(
+    qa: Assistant, server: LLMServer
+) -> None:
+    server.state.replies.append(Reply("The capital of Australia is Canberra [1]. It is big."))
+    stream = qa.stream("Who did Raimondo meet in Beijing?")
+    pieces = list(stream)
+    answer = stream.answer
+    assert answer.mode == "extractive" and answer.unsupported == 2 and not answer.refused
+    assert "Wang Wentao" in answer.text and "Canberra" not in "".join(pieces)
+    assert "".join(pieces) == answer.text and answer.citations
+
+
+def test_a_question_the_articles_do_not_answer_is_refused_without_asking_the_model(
+    qa: Assistant, server: LLMServer
+) -> None:
+    answer = qa.ask("What is the capital of Australia?")
+    assert answer.refused and answer.text == REFUSAL and answer.citations == []
+    assert server.state.requests == []
+
+
+def test_a_model_that_refuses_gives_way_to_the_extractive_answer(
+    qa: Assistant, server: LLMServer
+) -> None:
+    server.state.replies.append(Reply(REFUSAL))
+    answer = qa.ask("How much trade do the US and China share?")
+    assert answer.mode == "extractive" and "700 billion" in answer.text
+    assert answer.unsupported == 0
 
 
 def test_follow_up_is_condensed_by_the_model(qa: Assistant, server: LLMServer) -> None:
@@ -290,10 +386,9 @@ def test_an_article_cannot_rewrite_the_instructions_or_forge_citations(
         assert line not in before + after
     assert after.lstrip().startswith("Question:")
 
-    # Only the claim its passage makes keeps a marker; every quote is the article's own text.
-    assert answer.dropped_markers == 3
-    assert re.findall(r"\[(\d+)\]", answer.text) == ["1"]
-    assert "reopened on Tuesday [1]. The president of France resigned yesterday." in answer.text
+    # Only the claim its passage makes is shown; every quote is the article's own text.
+    assert answer.dropped_markers == 3 and answer.unsupported == 3
+    assert answer.text == "The harbour of Port Elling reopened on Tuesday [1]."
     (cited,) = answer.citations
     stored = qa.article(cited.article_id)
     assert stored is not None and stored.text[cited.start : cited.end] == cited.quote

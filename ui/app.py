@@ -101,6 +101,22 @@ class Sessions:
             self._chats.pop(sid, None)
 
 
+def held_back_note(answer: Answer) -> str:
+    """What LLM mode kept out of the answer: how many sentences, and those shown apart."""
+    if not answer.unsupported:
+        return ""
+    fallback = "; the extractive answer stands in" if answer.mode == "extractive" else ""
+    lines = [
+        f"{answer.unsupported} sentence(s) of the model's reply held back: no article "
+        f"supports them{fallback}."
+    ]
+    if answer.set_apart:
+        lines.append("Not found in the articles:")
+        # The model's words are shown as text, never as markup.
+        lines += [f"- {html.escape(s)}" for s in answer.set_apart]
+    return "\n".join(lines)
+
+
 def library_rows(qa: Assistant) -> list[list[Any]]:
     return [[d.title, d.source, d.published, d.chunks, d.id] for d in qa.documents()]
 
@@ -218,7 +234,9 @@ def build_app(qa: Assistant) -> gr.Blocks:
                 )
                 return
             history[-1] = {"role": "assistant", "content": answer.text}
-            note = f"Searched for: *{answer.standalone}*" if answer.rewritten else ""
+            note = held_back_note(answer)
+            if answer.rewritten:
+                note = f"Searched for: *{answer.standalone}*\n\n{note}".strip()
             choices = picker_choices(answer)
             yield (
                 history,

@@ -1,0 +1,304 @@
+"""Which sentences of a model's reply the passages back.
+
+The reply is held sentence by sentence as it streams. A sentence is *supported* when a sentence
+of the passages backs it well enough (``SupportScorer.support``), it brings little that the
+passages never say (its rare-word weight in words no passage uses), and every number it states
+is one its passage states. A supported sentence is released with the marker of the passage
+that backs it: its own marker where that passage does, else the best one's. A sentence no
+passage supports is held back and counted, so that what a model knows of the world, or makes
+up, never reaches the user as the answer.
+
+The thresholds are fitted by ``python -m eval.grounding`` on written claims and on replies of a
+real small model (SmolLM2-135M), each labelled supported or not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answer import MARKER, REFUSAL, Citation, strip_markers
+from rag.choice import is_aside
+from rag.extractive import citation
+from rag.retrieve import Passage
+from rag.sentences import sentence_spans
+from rag.support import Sentence, SupportScorer, sentences_of
+from rag.terms import terms
+
+#: A sentence is supported from this support (cosine + weighted word overlap) of its best
+#: sentence in the passages, fitted by ``python -m eval.grounding``.
+SUPPORTED_FROM = 0.57
+#: ... and when at most this share of its rare-word weight is in words no passage uses.
+NOVEL_UP_TO = 0.40
+
+#: A sentence needs this many content words to be checked, and shown, at all.
+MIN_WORDS = 2
+
+#: "The passage states that ...": the model speaking of its prompt, not of the news.
+_ATTRIBUTION = re.compile(
+    r"^\s*(?:(?:the|this|these)\s+(?:passages?|articles?|text|context)(?:\s+\[?\d+\]?)?\s+"
+    r"(?:states?|says?|mentions?|notes?|indicates?|reports?|explains?|shows?|suggests?|"
+    r"describes?|highlights?|claims?)(?:\s+that)?|according\s+to\s+(?:the\s+)?"
+    r"(?:passages?|articles?|text|context)(?:\s+\[?\d+\]?)?\s*,?)\s*",
+    re.I,
+)
+#: A reply that says the passages do not answer, in the words small models use.
+_REFUSING = re.compile(
+    r"do(?:es)? not (?:answer|say|mention|contain|provide|state)|no information|"
+    r"not (?:mentioned|stated|provided|given) in|cannot (?:answer|find|be answered)|"
+    r"can't (?:answer|find)|don't know|unable to answer",
+    re.I,
+)
+#: Turn labels a small model writes before its reply (the history it was shown has them).
+_ROLE = re.compile(r"^(?:(?:assistant|user|answer|a)\s*:\s*)+", re.I)
+#: The prompt's labels, echoed by small models: "Question: ...", "Passages (untrusted ...".
+_PROMPT_ECHO = re.compile(r"^(?:question|passages?|answer|example)\b\s*[:(]", re.I)
+#: Markers after a sentence's end belong to it: "... trade. [1] Next" -> "... trade [1]. Next".
+_MARKERS_AFTER_END = re.compile(
+    r"([.!?][\"'”’)]*)([ \t]*)((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\][ \t]*)+)"
+)
+#: What may still turn into a marker: "[", "[1", "[1, 2]".
+_MARKERISH = re.compile(r"^[\[\]\d,\s]*$")
+_SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+#: Numbers in words ("one" is too often not a count).
+_NUMBER_WORD = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen)\b",
+    re.I,
+)
+_END = re.compile(r"[.!?][\"'”’)]*$")
+
+
+def _marker_before_end(m: re.Match[str]) -> str:
+    markers = m.group(3)
+    space = m.group(2) or markers[len(markers.rstrip()) :]
+    return f" {markers.strip()}{m.group(1)}{space}"
+
+
+def reply_sentences(text: str) -> list[str]:
+    """The sentences of a reply, each with the markers that follow its full stop."""
+    text = _MARKERS_AFTER_END.sub(_marker_before_end, text)
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def clean_claim(sentence: str) -> str:
+    """The claim of a reply sentence: no markers, no "The passage states that"."""
+    text = _SPACE_BEFORE_STOP.sub(r"\1", " ".join(strip_markers(sentence).split()))
+    text = _ROLE.sub("", text.lstrip("-*•# ")).strip()
+    bare = _ATTRIBUTION.sub("", text, count=1)
+    if bare != text and bare:
+        text = bare[0].upper() + bare[1:]
+    return text
+
+
+def is_refusal(claim: str) -> bool:
+    """Whether a reply sentence says that the passages do not answer."""
+    return claim.strip() == REFUSAL or bool(_REFUSING.search(claim))
+
+
+def is_claim(claim: str) -> bool:
+    """Whether a reply sentence states something a passage could back: not a question (often
+    the user's, echoed), not the prompt's own labels, and more than one word ("HACKED.",
+    "Canberra.": too little to check against a passage)."""
+    return (
+        len(terms(claim)) >= MIN_WORDS
+        and not claim.endswith("?")
+        and not _PROMPT_ECHO.match(claim)
+        and not is_refusal(claim)
+    )
+
+
+def figures(text: str) -> set[str]:
+    """The numbers ``text`` states in digits."""
+    return {n.replace(",", "") for n in _DIGITS.findall(text)}
+
+
+def number_words(text: str) -> set[str]:
+    return {w.lower() for w in _NUMBER_WORD.findall(text)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the passages back one claim."""
+
+    #: The sentences that back it (one per passage it is credited to), best first.
+    backing: tuple[Sentence, ...]
+    support: float
+    #: Share of its rare-word weight in words no passage uses.
+    novel: float
+    #: Backed only by a headline, caption or credit line: the model repeating a heading, not
+    #: stating the news.
+    heading_only: bool
+    #: Numbers it states that the passages do not: a figure that its backing passage lacks, or
+    #: a number in words that no passage uses ("five stops" where they say "two stops").
+    unstated_numbers: bool
+
+    @property
+    def supported(self) -> bool:
+        return (
+            bool(self.backing)
+            and self.support >= SUPPORTED_FROM
+            and self.novel <= NOVEL_UP_TO
+            and not self.unstated_numbers
+            and not self.heading_only
+        )
+
+
+def _as_shown(p: Passage) -> str:
+    return f"{p.title} {p.source} {p.published} {p.text}"
+
+
+class Grounding:
+    """Judges claims against one set of passages."""
+
+    def __init__(self, passages: Sequence[Passage], scorer: SupportScorer) -> None:
+        self.passages = list(passages)
+        self.scorer = scorer
+        self.sentences = sentences_of(self.passages)
+        # The model sees each passage's title, source and date too.
+        everything = " ".join(_as_shown(p) for p in self.passages)
+        self._words = set(terms(everything))
+        self._number_words = number_words(everything)
+
+    def novel(self, claim: str) -> float:
+        """Share of ``claim``'s rare-word weight in words no passage uses."""
+        words = terms(claim)
+        if not words:
+            return 0.0
+        idf = self.scorer.keyword.idf(words)
+        # A word the library never saw gets the weight of the rarest word it did see.
+        top = max(idf.values(), default=1.0) or 1.0
+        weight = {w: idf.get(w) or top for w in set(words)}
+        missing = sum(v for w, v in weight.items() if w not in self._words)
+        return missing / (sum(weight.values()) or 1.0)
+
+    def judge(self, claim: str, named: Sequence[int] = ()) -> Verdict:
+        """How well the passages back ``claim``; ``named`` are the passage numbers (1-based)
+        the model gave it."""
+        if not self.sentences or not claim:
+            return Verdict((), 0.0, 1.0, False, False)
+        support = self.scorer.support(claim, [s.text for s in self.sentences])
+        backing: list[tuple[float, Sentence]] = []
+        for n in dict.fromkeys(named):
+            own = [i for i, s in enumerate(self.sentences) if s.rank == n - 1]
+            if own:
+                i = max(own, key=lambda j: support[j])
+                if support[i] >= SUPPORTED_FROM:
+                    backing.append((float(support[i]), self.sentences[i]))
+        if not backing:
+            i = int(np.argmax(support))
+            backing = [(float(support[i]), self.sentences[i])]
+        backing.sort(key=lambda b: -b[0])
+        best = backing[0][1]
+        extra = self._second_source(claim, [s for _, s in backing])
+        if extra is not None:
+            backing.append((float(support[self.sentences.index(extra)]), extra))
+        stated = figures(_as_shown(best.passage))
+        unstated = figures(claim) - stated or number_words(claim) - self._number_words
+        return Verdict(
+            backing=tuple(s for _, s in backing),
+            support=backing[0][0],
+            novel=self.novel(claim),
+            heading_only=all(is_aside(s.text) for _, s in backing),
+            unstated_numbers=bool(unstated),
+        )
+
+    def _second_source(self, claim: str, backing: Sequence[Sentence]) -> Sentence | None:
+        """The sentence that states most of what ``claim`` says and its backing sentences do
+        not ("Lai, who stopped twice in the US, was going to Paraguay" joins two sentences),
+        so that each thing a sentence says is cited where it is said. Sought only when what
+        they lack is as large a share of the claim's rare-word weight as a claim may hold in
+        new words (``NOVEL_UP_TO``); taken when it states at least half of it."""
+        idf = self.scorer.keyword.idf(terms(claim))
+        have = {t for s in backing for t in terms(s.text)}
+        weight = {w: v for w, v in idf.items() if w not in have}
+        total = sum(weight.values())
+        if total <= 0 or total < NOVEL_UP_TO * sum(idf.values()):
+            return None
+        best, covered = None, 0.0
+        for s in self.sentences:
+            if s in backing:
+                continue
+            got = sum(v for w, v in weight.items() if w in set(terms(s.text)))
+            if got > covered:
+                best, covered = s, got
+        return best if covered >= total / 2 else None
+
+
+class SentenceGate:
+    """Holds a streamed reply until each sentence ends, then lets through only the supported
+    ones, each with its citation; the rest are counted (and kept, to be shown apart)."""
+
+    def __init__(self, passages: Sequence[Passage], scorer: SupportScorer) -> None:
+        self.grounding = Grounding(passages, scorer)
+        self.citations: list[Citation] = []
+        #: Markers that named no passage.
+        self.dropped = 0
+        #: Sentences no passage supports, as the model wrote them (markers removed).
+        self.unsupported: list[str] = []
+        #: Whether the model said that the passages do not answer.
+        self.model_refused = False
+        self.text = ""
+        self._held = ""
+        self._by_quote: dict[tuple[str, int], int] = {}
+
+    def feed(self, piece: str) -> str:
+        """The text that can be shown now: the sentences that ``piece`` completed."""
+        self._held = _MARKERS_AFTER_END.sub(_marker_before_end, self._held + piece)
+        spans = sentence_spans(self._held)
+        if spans and _MARKERISH.match(self._held[spans[-1][0] :]):
+            spans.pop()  # a marker on its way belongs to the sentence before it
+        if len(spans) < 2:
+            return ""
+        # Every sentence but the last is complete: the next one has begun.
+        cut = spans[-1][0]
+        done, self._held = self._held[:cut], self._held[cut:]
+        return self._release([done[a:b] for a, b in spans[:-1]])
+
+    def close(self) -> str:
+        """The last sentence, once the reply has ended."""
+        rest, self._held = self._held, ""
+        return self._release([rest[a:b] for a, b in sentence_spans(rest)])
+
+    def _release(self, sentences: Sequence[str]) -> str:
+        shown = len(self.text)
+        for sentence in sentences:
+            out = self._check(sentence)
+            if out:
+                self.text += (" " if self.text else "") + out
+        return self.text[shown:]
+
+    def _check(self, sentence: str) -> str:
+        """The sentence as shown, with its marker(s); "" when it is held back."""
+        claim = clean_claim(sentence)
+        if not terms(claim):
+            return ""  # "Sure!", "Answer:", a stray marker: nothing to back or to show
+        if is_refusal(claim):
+            self.model_refused = True
+            return ""
+        given = len(self.grounding.passages)
+        markers = [int(x) for m in MARKER.finditer(sentence) for x in m.group(1).split(",")]
+        verdict = self.grounding.judge(claim, [n for n in markers if 1 <= n <= given])
+        if not is_claim(claim) or not verdict.supported:
+            self.dropped += len(markers)
+            self.unsupported.append(claim)
+            return ""
+        # A marker stays only where its passage backs the sentence; the rest are dropped.
+        backing = {s.rank + 1 for s in verdict.backing}
+        self.dropped += sum(1 for n in markers if n not in backing)
+        marks = "".join(f"[{self._cite(s)}]" for s in verdict.backing)
+        end = _END.search(claim)
+        if end:
+            return f"{claim[: end.start()]} {marks}{claim[end.start() :]}"
+        return f"{claim} {marks}"
+
+    def _cite(self, s: Sentence) -> int:
+        key = (s.passage.article_id, s.start)
+        if key not in self._by_quote:
+            self._by_quote[key] = len(self.citations) + 1
+            self.citations.append(citation(self._by_quote[key], s))
+        return self._by_quote[key]
