@@ -95,7 +95,7 @@ class TurnResult:
     #: refusal, which cites nothing by design).
     sentences: int = 0
     uncited: int = 0
-    #: Facts the answer states that a cited quote from the fact's article states too.
+    #: Facts the answer states that a quote it cites states too.
     stated_cited: int = 0
 
     @property
@@ -122,6 +122,9 @@ def score_turn(
         for f in turn.facts
     ]
     stated, cited = sum(said), sum(backed)
+    # A fact the answer states, and a quote it cites states: some article it cites says it
+    # (facts found in two articles name one of them as their source).
+    quoted = [any(states(c.quote, f.variants) for c in answer.citations) for f in turn.facts]
     gold_rank = 0
     for rank, p in enumerate(answer.passages, start=1):
         if any(is_gold(p.article_id, g) for g in turn.gold):
@@ -135,7 +138,7 @@ def score_turn(
         )
     shown = [] if answer.refused else reply_sentences(answer.text)
     return TurnResult(
-        stated_cited=sum(s and b for s, b in zip(said, backed, strict=True)),
+        stated_cited=sum(s and q for s, q in zip(said, quoted, strict=True)),
         sentences=len(shown),
         uncited=sum(1 for s in shown if not MARKER.search(s)),
         item=item,
@@ -180,8 +183,8 @@ def summarize(results: Sequence[TurnResult], k: int) -> dict[str, Any]:
         "refusal_precision": true_refusals / len(refused) if refused and unanswerable else None,
         "refusal_recall": true_refusals / len(unanswerable) if unanswerable else None,
         "rationale_cited": _mean([float(bool(r.rationale_cited)) for r in rationale]),
-        # Share of the facts an answer states that one of its citations, from the fact's
-        # article, states too: 1.0 when every fact shown is cited where it is said.
+        # Share of the facts an answer states that a quote it cites states too: 1.0 when every
+        # fact shown is cited where an article says it.
         "stated_facts_cited": (
             sum(r.stated_cited for r in answerable) / stated_total if stated_total else None
         ),

@@ -14,7 +14,7 @@ from eval.local_llm import LocalLLM, missing
 from rag.answer import REFUSAL
 from rag.assistant import Assistant
 from rag.config import Config
-from rag.sentences import sentence_spans
+from rag.grounding import reply_sentences
 
 from .conftest import SAMPLES
 
@@ -40,15 +40,12 @@ def qa(tmp_path_factory: pytest.TempPathFactory, model: LocalLLM, embedder) -> A
     return qa
 
 
-def sentences(text: str) -> list[str]:
-    return [text[a:b] for a, b in sentence_spans(text)]
-
-
 def assert_cited(qa: Assistant, text: str, answer_citations: list) -> None:  # type: ignore[type-arg]
-    """Every sentence of ``text`` carries a marker that names a citation, and every citation's
-    quote is its article's own text at its span."""
+    """Every sentence of ``text`` (with the markers after its full stop, as an extractive
+    answer puts them) carries a marker that names a citation, and every citation's quote is its
+    article's own text at its span."""
     numbers = {c.n for c in answer_citations}
-    for sentence in sentences(text):
+    for sentence in reply_sentences(text):
         marks = {int(n) for n in re.findall(r"\[(\d+)\]", sentence)}
         assert marks and marks <= numbers, f"uncited: {sentence!r}"
     for c in answer_citations:
