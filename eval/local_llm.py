@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import json
 import os
 import socket
 import subprocess
@@ -82,8 +83,21 @@ class LocalLLM:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", "4096", "--n_threads", str(self.threads), "--seed", "0",
         ]  # fmt: skip
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
-        self._proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        if self.log is None:
+            quiet = subprocess.DEVNULL
+            self._proc = subprocess.Popen(command, stdout=quiet, stderr=subprocess.STDOUT)
+        else:
+            with open(self.log, "ab") as out:  # the server keeps its own handle
+                self._proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()  # Ctrl-C or a failed start leaves no server behind
+            raise
+        return self
+
+    def _wait_until_up(self) -> None:
+        assert self._proc is not None
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -92,10 +106,13 @@ class LocalLLM:
                 contextlib.suppress(urllib.error.URLError, OSError),
                 urllib.request.urlopen(f"{self.url}/models", timeout=2) as reply,
             ):
-                if reply.status == 200:
-                    return self
+                listed = json.loads(reply.read())
+                # Ours, not another server already on the port (ours then fails to bind).
+                if any(m.get("id") == MODEL_ALIAS for m in listed.get("data", [])):
+                    time.sleep(0.2)
+                    if self._proc.poll() is None:
+                        return
             time.sleep(0.3)
-        self.stop()
         raise RuntimeError(f"the local model server did not start within {START_TIMEOUT:g} s")
 
     def stop(self) -> None:

@@ -46,10 +46,13 @@ _ATTRIBUTION = re.compile(
     re.I,
 )
 #: A reply that says the passages do not answer, in the words small models use.
+#: Only about the passages or the model itself: "Police released no information" is news.
 _REFUSING = re.compile(
-    r"do(?:es)? not (?:answer|say|mention|contain|provide|state)|no information|"
-    r"not (?:mentioned|stated|provided|given) in|cannot (?:answer|find|be answered)|"
-    r"can't (?:answer|find)|don't know|unable to answer",
+    r"^(?:(?:the|these|this)\s+)?(?:passages?|articles?|text|context|question|I)\b.{0,40}?"
+    r"(?:do(?:es)?\s*n[o']t (?:answer|say|mention|contain|provide|state|know)|"
+    r"(?:is|are) not (?:mentioned|stated|answered)|cannot (?:answer|find|be answered)|"
+    r"can't (?:answer|find)|(?:has|have|contains?|gives?|provides?) no information|"
+    r"unable to answer)",
     re.I,
 )
 #: Turn labels a small model writes before its reply (the history it was shown has them).
@@ -65,6 +68,8 @@ _MARKERISH = re.compile(r"^[\[\]\d,\s]*$")
 _SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 #: Numbers in words ("one" is too often not a count).
+_LETTER = re.compile(r"[^\W\d_]")
+_WORD_DONE = re.compile(r"\S+\s")
 _NUMBER_WORD = re.compile(
     r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
     r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen)\b",
@@ -88,7 +93,7 @@ def reply_sentences(text: str) -> list[str]:
 def clean_claim(sentence: str) -> str:
     """The claim of a reply sentence: no markers, no "The passage states that"."""
     text = _SPACE_BEFORE_STOP.sub(r"\1", " ".join(strip_markers(sentence).split()))
-    text = _ROLE.sub("", text.lstrip("-*•# ")).strip()
+    text = _ROLE.sub("", text.lstrip("-*•# ").replace("**", "")).strip()
     bare = _ATTRIBUTION.sub("", text, count=1)
     if bare != text and bare:
         text = bare[0].upper() + bare[1:]
@@ -113,8 +118,8 @@ def is_claim(claim: str) -> bool:
 
 
 def figures(text: str) -> set[str]:
-    """The numbers ``text`` states in digits."""
-    return {n.replace(",", "") for n in _DIGITS.findall(text)}
+    """The numbers ``text`` states in digits ("2024-01-02" and "January 2, 2024" share 2)."""
+    return {n.replace(",", "").lstrip("0") or "0" for n in _DIGITS.findall(text)}
 
 
 def number_words(text: str) -> set[str]:
@@ -193,11 +198,10 @@ class Grounding:
             i = int(np.argmax(support))
             backing = [(float(support[i]), self.sentences[i])]
         backing.sort(key=lambda b: -b[0])
-        best = backing[0][1]
         extra = self._second_source(claim, [s for _, s in backing])
         if extra is not None:
             backing.append((float(support[self.sentences.index(extra)]), extra))
-        stated = figures(_as_shown(best.passage))
+        stated = set().union(*(figures(_as_shown(s.passage)) for _, s in backing))
         unstated = figures(claim) - stated or number_words(claim) - self._number_words
         return Verdict(
             backing=tuple(s for _, s in backing),
@@ -240,10 +244,9 @@ class SentenceGate:
         self.dropped = 0
         #: Sentences no passage supports, as the model wrote them (markers removed).
         self.unsupported: list[str] = []
-        #: Whether the model said that the passages do not answer.
-        self.model_refused = False
         self.text = ""
         self._held = ""
+        self._seen: set[str] = set()
         self._by_quote: dict[tuple[str, int], int] = {}
 
     def feed(self, piece: str) -> str:
@@ -252,6 +255,9 @@ class SentenceGate:
         spans = sentence_spans(self._held)
         if spans and _MARKERISH.match(self._held[spans[-1][0] :]):
             spans.pop()  # a marker on its way belongs to the sentence before it
+        if spans and not _WORD_DONE.match(self._held[spans[-1][0] :]):
+            # "... in the U.S. In" may yet be "U.S. Intelligence": wait for the whole word.
+            spans.pop()
         if len(spans) < 2:
             return ""
         # Every sentence but the last is complete: the next one has begun.
@@ -262,7 +268,13 @@ class SentenceGate:
     def close(self) -> str:
         """The last sentence, once the reply has ended."""
         rest, self._held = self._held, ""
-        return self._release([rest[a:b] for a, b in sentence_spans(rest)])
+        spans = sentence_spans(rest)
+        if spans and not _END.search(clean_claim(rest[spans[-1][0] : spans[-1][1]])):
+            # Cut off by the token cap (or a stop sequence) mid-sentence: never shown.
+            last = clean_claim(rest[spans.pop()[0] :])
+            if _LETTER.search(last):
+                self.unsupported.append(last)
+        return self._release([rest[a:b] for a, b in spans])
 
     def _release(self, sentences: Sequence[str]) -> str:
         shown = len(self.text)
@@ -275,11 +287,11 @@ class SentenceGate:
     def _check(self, sentence: str) -> str:
         """The sentence as shown, with its marker(s); "" when it is held back."""
         claim = clean_claim(sentence)
-        if not terms(claim):
-            return ""  # "Sure!", "Answer:", a stray marker: nothing to back or to show
-        if is_refusal(claim):
-            self.model_refused = True
-            return ""
+        if not _LETTER.search(claim) or claim in self._seen:
+            return ""  # "1.", a stray marker, a sentence said again: nothing to show
+        self._seen.add(claim)
+        if is_refusal(claim) or claim.endswith("?") or _PROMPT_ECHO.match(claim):
+            return ""  # the model declining, the question or the prompt echoed: no claim
         given = len(self.grounding.passages)
         markers = [int(x) for m in MARKER.finditer(sentence) for x in m.group(1).split(",")]
         verdict = self.grounding.judge(claim, [n for n in markers if 1 <= n <= given])

@@ -253,7 +253,7 @@ class LLMAnswerer:
         fallback = _drain(self.extractive.answer(question, standalone, passages, context))
         if fallback.refused:
             yield REFUSAL
-            return Draft(REFUSAL, [], refused=True)
+            return Draft(REFUSAL, [], refused=True, mode="extractive")
         gate = SentenceGate(passages, self.scorer)
         for piece in self.llm.stream(self.messages(question, standalone, passages, history)):
             shown = gate.feed(piece)

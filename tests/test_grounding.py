@@ -86,3 +86,26 @@ def test_the_page_says_what_was_held_back_and_shows_the_models_words_as_text() -
     note = held_back_note(answer)
     assert note.startswith("2 sentence(s) of the model's reply held back")
     assert "<img" not in note and "&lt;img src=x" in note
+
+
+@pytest.mark.parametrize(
+    ("sentence", "refusal"),
+    [
+        ("The passages do not mention the capital of Australia.", True),
+        ("The articles in the library do not answer this question.", True),
+        ("I cannot answer that from the text.", True),
+        # News that says something is unknown is a claim, not the model declining.
+        ("Police released no information about the suspect.", False),
+        ("China does not provide subsidies to the port, Raimondo said.", False),
+    ],
+)
+def test_only_the_model_declining_is_a_refusal(sentence: str, refusal: bool) -> None:
+    from rag.grounding import is_refusal
+
+    assert is_refusal(sentence) is refusal
+
+
+def test_a_date_in_any_form_states_the_same_numbers() -> None:
+    assert figures("2024-01-02") >= {"1", "2", "2024"} and figures("January 2, 2024") <= figures(
+        "2024-01-02"
+    )

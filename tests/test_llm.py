@@ -147,6 +147,23 @@ def test_each_sentence_is_held_until_it_ends_markers_split_across_pieces_include
     assert "700 billion" in cited.quote
 
 
+def test_the_gate_waits_for_whole_words_skips_repeats_and_never_shows_a_cut_off_sentence(
+    qa: Assistant,
+) -> None:
+    passages = qa.retriever.search("How much trade do the US and China share?", 2)
+    gate = SentenceGate(passages, qa.scorer)
+    # "U.S. Co" may yet be "U.S. Commerce": nothing is released on a half word.
+    assert gate.feed("We share over USD 700 billion of trade, said the U.S. Co") == ""
+    shown = gate.feed("mmerce Secretary Raimondo. They share USD 700 billion of trade. ")
+    assert shown.startswith("We share over USD 700 billion of trade, said the U.S. Commerce")
+    shown += gate.feed("They share USD 700 billion of trade. The two countries met in")
+    shown += gate.close()
+    # A sentence said twice is shown once.
+    assert shown.count("They share USD 700 billion of trade [") == 1
+    # The sentence the token cap cut off is held back, not shown.
+    assert "met in" not in shown and gate.unsupported[-1] == "The two countries met in"
+
+
 def test_uncited_sentences_the_passages_support_get_the_best_passages_citation(
     qa: Assistant, server: LLMServer
 ) -> None:
@@ -183,7 +200,7 @@ def test_uncited_sentences_the_passages_support_get_the_best_passages_citation(
     ids=["world-knowledge", "wrong-number", "invented-name"],
 )
 def test_a_mix_keeps_only_the_supported_part(qa: Assistant, server: LLMServer, claim: str) -> None:
-    server.state.replies.append(Reply(f"{claim} {TRADE} {claim[:-1]} [1]."))
+    server.state.replies.append(Reply(f"{claim} {TRADE} Wheat prices fell sharply in May [1]."))
     answer = qa.ask("How much trade do the US and China share?")
     assert answer.text == TRADE and answer.unsupported == 2 and answer.set_apart == ()
     assert claim[:-1] not in answer.text and answer.dropped_markers == 1

@@ -5,6 +5,7 @@ cards beside it (selecting one shows the article with the quote highlighted), th
 from __future__ import annotations
 
 import html
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -101,6 +102,14 @@ class Sessions:
             self._chats.pop(sid, None)
 
 
+_MARKDOWN = re.compile(r"[\\`*_{}\[\]()#+\-.!|>~]")
+
+
+def as_text(text: str) -> str:
+    """``text`` for a Markdown component that shows it as written: markup escaped."""
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(), html.escape(text))
+
+
 def held_back_note(answer: Answer) -> str:
     """What LLM mode kept out of the answer: how many sentences, and those shown apart."""
     if not answer.unsupported:
@@ -112,8 +121,8 @@ def held_back_note(answer: Answer) -> str:
     ]
     if answer.set_apart:
         lines.append("Not found in the articles:")
-        # The model's words are shown as text, never as markup.
-        lines += [f"- {html.escape(s)}" for s in answer.set_apart]
+        # The model's words are shown as text, never as markup (HTML or Markdown).
+        lines += ["- " + as_text(s) for s in answer.set_apart]
     return "\n".join(lines)
 
 
