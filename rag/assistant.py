@@ -68,7 +68,8 @@ class Assistant:
     @functools.cached_property
     def retriever(self) -> Retriever:
         """Hybrid search over the library (one keyword index, shared by every chat)."""
-        return Retriever(self.store, self.embedder, KeywordIndex(self.store))
+        keyword = KeywordIndex(self.store, self.config.home / "keyword" / self.config.collection)
+        return Retriever(self.store, self.embedder, keyword)
 
     @functools.cached_property
     def scorer(self) -> SupportScorer:

@@ -74,6 +74,7 @@ class Retriever:
 
     def dense(self, question: str, k: int, where: dict[str, Any] | None) -> dict[str, float]:
         """Chunk ids nearest to the question's embedding, best first, with their cosine."""
+        self.store.refresh()  # what another process committed since
         if self.store.chunks is None:
             return {}
         vector = self.embedder.embed([question])

@@ -1,13 +1,24 @@
 """The library: chunks with their vectors in one Chroma collection, article texts and their
 state in a second. Embedded (``PersistentClient``) or a Chroma server (``HttpClient``), one code
-path, chosen by ``Config.chroma_url``."""
+path, chosen by ``Config.chroma_url``.
+
+Several processes may open one embedded library (a `rag serve`, a cron `rag ingest`, a script).
+Chroma's embedded mode is not built for that: each process holds its vector index in memory and
+never reloads it, and two writers at once can leave a batch out of it. So writers take turns
+under a lock file beside the store (a second writer waits; each catches up before it writes),
+and a reader whose library changed under it, in another process, opens the store afresh
+(about 20 ms) before its next dense search, checked at most every ``REFRESH_EVERY`` seconds."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,6 +34,9 @@ PENDING = "pending"
 #: Rows per Chroma read of a whole collection: one read of 100,000 chunks fails with SQLite's
 #: "too many SQL variables".
 PAGE = 5_000
+#: How often (seconds) a reader looks for changes another process committed: well inside the
+#: 2 s in which every open library must see a new or removed article.
+REFRESH_EVERY = 0.5
 
 
 class StoreError(RuntimeError):
@@ -53,12 +67,25 @@ def open_client(config: Config) -> Any:
                 settings=_chroma_settings(),
             )
         config.home.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(
-            path=str(config.home / "chroma"), settings=_chroma_settings()
-        )
+        folder = config.home / "chroma"
+        # Opening a folder the first time creates its tables: two processes doing it at once
+        # fail ("table collections already exists"), so a first opening takes a writer's turn.
+        with writers_turn(config.home) if not folder.exists() else contextlib.nullcontext():
+            return chromadb.PersistentClient(path=str(folder), settings=_chroma_settings())
     except Exception as exc:
         where = config.chroma_url or str(config.home)
         raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def writers_turn(home: Path) -> Iterator[None]:
+    """Hold the embedded library's write turn across processes (a lock file beside it)."""
+    with open(home / "write.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def published_day(published: str) -> int | None:
@@ -77,21 +104,95 @@ def _clean(meta: dict[str, Any]) -> dict[str, Any]:
 class Store:
     """Chunks, their vectors and the articles they come from."""
 
-    def __init__(self, client: Any, collection: str, embedding_model: str | None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        embedding_model: str | None,
+        config: Config | None = None,
+    ) -> None:
         self.client = client
         self.collection_name = collection
         self.embedding_model = embedding_model
         self._chunks: Any = None
         self._articles: Any = None
+        #: Set for an embedded library: how to open it again, and its writers' lock file.
+        self._config = config if config is not None and not config.chroma_url else None
+        self._seen: str | None = None
+        self._checked = 0.0
+        self._reopen = threading.Lock()
+        self._write = threading.Lock()
+        self._listeners: list[Callable[[str], None]] = []
 
     @classmethod
     def open(cls, config: Config, embedding_model: str | None = None) -> Store:
         """Open the library; with ``embedding_model``, refuse one built with another model."""
-        store = cls(open_client(config), config.collection, embedding_model)
-        store._attach(create=embedding_model is not None)
+        store = cls(open_client(config), config.collection, embedding_model, config)
+        if embedding_model is not None and store._config is not None:
+            with store._writing():  # two processes creating one library take turns
+                store._attach(create=True)
+        else:
+            store._attach(create=embedding_model is not None)
+        store._seen = store.generation()
         if store._chunks is not None:
             store.recover()
         return store
+
+    # -- other processes ----------------------------------------------------------------------
+
+    def refresh(self, force: bool = False) -> bool:
+        """Catch up with what another process committed to this embedded library; True when
+        the store was opened afresh. A no-op for a Chroma server, which every process shares."""
+        if self._config is None:
+            return False
+        now = time.monotonic()
+        if not force and now - self._checked < REFRESH_EVERY:
+            return False
+        self._checked = now
+        with self._reopen:
+            generation = self.generation() if self._articles is not None else None
+            if generation is not None and generation == self._seen:
+                return False
+            if generation is None and not self._created_elsewhere():
+                return False
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            # Chroma caches one system per folder, its vector index loaded once: drop the
+            # cache so that the new client reads the index as it is now. Handles other threads
+            # hold keep working on the old system until they are done.
+            SharedSystemClient.clear_system_cache()
+            self.client = open_client(self._config)
+            self._attach(create=False)
+            self._seen = self.generation()
+            return True
+
+    def on_commit(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(generation)`` in the writing thread after each commit or removal
+        this process makes (the keyword index rebuilds there, so no question waits on it)."""
+        self._listeners.append(listener)
+
+    def _committed(self) -> None:
+        generation = self._seen
+        for listener in self._listeners:
+            if generation:
+                listener(generation)
+
+    def _created_elsewhere(self) -> bool:
+        """Whether another process created the library since this one found it empty."""
+        names = {self._name(c) for c in self.client.list_collections()}
+        return f"{self.collection_name}-articles" in names
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the library's write turn: one writer at a time, across threads and processes,
+        each writing on an index that holds every earlier writer's work."""
+        with self._write:
+            if self._config is None:
+                yield
+                return
+            with writers_turn(self._config.home):
+                self.refresh(force=True)
+                yield
 
     # -- collections -------------------------------------------------------------------------
 
@@ -103,12 +204,7 @@ class Store:
             if self.collection_name in existing:
                 chunks = self.client.get_collection(self.collection_name, embedding_function=None)
             else:
-                chunks = self.client.create_collection(
-                    self.collection_name,
-                    metadata={MODEL_KEY: self.embedding_model},
-                    configuration={"hnsw": {"space": "cosine"}},
-                    embedding_function=None,
-                )
+                chunks = self._create_chunks()
             articles = self.client.get_or_create_collection(
                 f"{self.collection_name}-articles", embedding_function=None
             )
@@ -123,6 +219,20 @@ class Store:
             )
         self.embedding_model = self.embedding_model or recorded
         self._chunks, self._articles = chunks, articles
+
+    def _create_chunks(self) -> Any:
+        try:
+            return self.client.create_collection(
+                self.collection_name,
+                metadata={MODEL_KEY: self.embedding_model},
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        except Exception:
+            # Another process (on a Chroma server) created it a moment ago: use that one.
+            if self.collection_name in {self._name(c) for c in self.client.list_collections()}:
+                return self.client.get_collection(self.collection_name, embedding_function=None)
+            raise
 
     @staticmethod
     def _name(collection: Any) -> str:
@@ -147,7 +257,10 @@ class Store:
         return str((fresh.metadata or {}).get("generation", ""))
 
     def _bump(self) -> None:
-        self._articles.modify(metadata={"generation": uuid.uuid4().hex})
+        generation = uuid.uuid4().hex
+        self._articles.modify(metadata={"generation": generation})
+        # This process's own write: its index has it already, nothing to open afresh.
+        self._seen = generation
 
     @staticmethod
     def read_all(collection: Any, **query: Any) -> dict[str, list[Any]]:
@@ -276,6 +389,13 @@ class Store:
             if len(chunks) != len(vectors):
                 raise StoreError("one vector per chunk is needed")
         ids = [article.id for article, _, _ in items]
+        with self._writing():
+            self._add(items, ids)
+        self._committed()
+
+    def _add(
+        self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray]], ids: list[str]
+    ) -> None:
         try:
             # Chunks that a crashed earlier try left behind go before the new ones land.
             leftovers = self._articles.get(ids=ids, include=[])["ids"]
@@ -330,13 +450,15 @@ class Store:
     def remove(self, article_id: str) -> None:
         """Remove an article and its chunks; it is hidden from readers before its chunks go."""
         self._require()
-        got = self._articles.get(ids=[article_id], include=["metadatas"])
-        if not got["ids"]:
-            return
-        meta = dict(got["metadatas"][0], status=PENDING, written_at=time.time())
-        self._articles.update(ids=[article_id], metadatas=[meta])
-        self._bump()
-        self._discard(article_id)
+        with self._writing():
+            got = self._articles.get(ids=[article_id], include=["metadatas"])
+            if not got["ids"]:
+                return
+            meta = dict(got["metadatas"][0], status=PENDING, written_at=time.time())
+            self._articles.update(ids=[article_id], metadatas=[meta])
+            self._bump()
+            self._discard(article_id)
+        self._committed()
 
     def _discard(self, article_id: str) -> None:
         try:
@@ -357,8 +479,10 @@ class Store:
             for i, m in zip(got["ids"], got["metadatas"], strict=True)
             if now - float(m.get("written_at", 0.0)) >= stale_after
         ]
-        for aid in stale:
-            self._discard(aid)
+        if stale:
+            with self._writing():
+                for aid in stale:
+                    self._discard(aid)
         return stale
 
     def ready_ids(self, ids: Iterable[str]) -> set[str]:
