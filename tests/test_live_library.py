@@ -47,6 +47,15 @@ def rag(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture
+def library(tmp_path: Path, embedder) -> tuple[Path, Assistant]:  # type: ignore[no-untyped-def]
+    """A library of the sample articles at ``tmp_path/lib``, open in this process."""
+    home = tmp_path / "lib"
+    qa = Assistant.open(Config.from_env(home=home))
+    assert qa.ingest(SAMPLES).ok
+    return home, qa
+
+
 def within(bound: float, check: Callable[[], bool]) -> float | None:
     """Seconds until ``check()`` holds, or None when it did not within ``bound``."""
     began = time.monotonic()
@@ -58,11 +67,9 @@ def within(bound: float, check: Callable[[], bool]) -> float | None:
 
 
 def test_what_another_process_ingests_or_removes_reaches_an_open_assistant(
-    tmp_path: Path, embedder
-) -> None:  # type: ignore[no-untyped-def]
-    home = tmp_path / "lib"
-    qa = Assistant.open(Config.from_env(home=home))
-    assert qa.ingest(SAMPLES).ok
+    tmp_path: Path, library: tuple[Path, Assistant]
+) -> None:
+    home, qa = library
     assert not qa.ask(QUESTION).citations or all(
         "Elling" not in c.quote for c in qa.ask(QUESTION).citations
     )
@@ -131,13 +138,11 @@ def test_two_writers_at_once_leave_every_article_whole(tmp_path: Path, embedder)
 
 
 def test_a_fresh_process_loads_the_saved_keyword_index_instead_of_building_it(
-    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    library: tuple[Path, Assistant], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from rag.keyword import KeywordIndex
 
-    home = tmp_path / "lib"
-    qa = Assistant.open(Config.from_env(home=home))
-    assert qa.ingest(SAMPLES).ok
+    home, qa = library
     before = [h.chunk_id for h in qa.retriever.keyword.search("Wang Wentao trade", 5)]
     # The ingest saved the index of the library as it now is, beside the store; a stray
     # folder a crashed save left is never read.
@@ -155,15 +160,13 @@ def test_a_fresh_process_loads_the_saved_keyword_index_instead_of_building_it(
 
 
 def test_no_question_waits_while_another_process_commit_is_indexed(
-    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, library: tuple[Path, Assistant], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import threading
 
     from rag.keyword import KeywordIndex
 
-    home = tmp_path / "lib"
-    qa = Assistant.open(Config.from_env(home=home))
-    assert qa.ingest(SAMPLES).ok
+    home, qa = library
     keyword = qa.retriever.keyword
     keyword.search("trade", 3)
     (tmp_path / "harbour.txt").write_text(HARBOUR, "utf-8")
