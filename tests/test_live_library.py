@@ -34,9 +34,10 @@ said. Forty-two fishing boats returned to the quay by the evening.
 QUESTION = "When did the harbour of Port Elling reopen?"
 
 
-def rag(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``rag ARGS`` in a process of its own on the library at ``home``."""
-    env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+def rag(home: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``rag ARGS`` in a process of its own on the library at ``home`` (``settings``: more
+    ``RAG_*`` variables)."""
+    env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1", **settings}
     return subprocess.run(
         [sys.executable, "-m", "rag.cli", *args],
         capture_output=True,
@@ -70,12 +71,26 @@ def test_what_another_process_ingests_or_removes_reaches_an_open_assistant(
     tmp_path: Path, library: tuple[Path, Assistant]
 ) -> None:
     home, qa = library
-    assert not qa.ask(QUESTION).citations or all(
-        "Elling" not in c.quote for c in qa.ask(QUESTION).citations
+    reaches_an_open_assistant(tmp_path, home, qa)
+
+
+def test_the_same_on_a_chroma_server(tmp_path: Path, chroma_server: str, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = {"RAG_CHROMA_URL": chroma_server, "RAG_COLLECTION": "live-test"}
+    home = tmp_path / "lib"
+    qa = Assistant.open(
+        Config.from_env(home=home, chroma_url=chroma_server, collection="live-test")
     )
+    assert qa.ingest(SAMPLES).ok
+    reaches_an_open_assistant(tmp_path, home, qa, **settings)
+
+
+def reaches_an_open_assistant(tmp_path: Path, home: Path, qa: Assistant, **settings: str) -> None:
+    """A ``rag ingest`` and a ``rag docs remove`` in another process reach ``qa``: dense and
+    keyword search find the new article and the answer cites it; once removed, never again."""
+    assert all("Elling" not in c.quote for c in qa.ask(QUESTION).citations)
     (tmp_path / "harbour.txt").write_text(HARBOUR, "utf-8")
 
-    done = rag(home, "ingest", str(tmp_path / "harbour.txt"))
+    done = rag(home, "ingest", str(tmp_path / "harbour.txt"), **settings)
     assert done.returncode == 0, done.stderr
     (new,) = [d for d in qa.documents() if "Elling" in d.title]
 
@@ -92,7 +107,7 @@ def test_what_another_process_ingests_or_removes_reaches_an_open_assistant(
     assert within(BOUND, keyword) is not None
     assert within(BOUND, cited) is not None
 
-    done = rag(home, "docs", "remove", new.id)
+    done = rag(home, "docs", "remove", new.id, **settings)
     assert done.returncode == 0, done.stderr
     assert within(BOUND, lambda: not cited() and not dense()) is not None
     # Never again once gone.
