@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.answer import MARKER, REFUSAL, Citation, Draft, Item
 from rag.choice import FEATURES, Asked, features, is_aside, weights
-from rag.items import asked_item
+from rag.items import asked_item, asks_for_recency
 from rag.retrieve import Passage
 from rag.support import LEXICAL_WEIGHT, Sentence, SupportScorer, sentences_of
 
@@ -173,6 +173,9 @@ class ExtractiveAnswerer:
         if item is not None:
             # The asked-for thing first, then the sentence that says it.
             parts[0] = f"{defuse_markers(item.text)}: {parts[0]}"
+        if asks_for_recency(question) and citations[0].published:
+            # "The latest": the answer says how recent it is.
+            parts[0] = f"As of {citations[0].published[:10]}: {parts[0]}"
         for n, part in enumerate(parts):
             yield ("" if n == 0 else " ") + part
         return Draft(" ".join(parts), citations, item=item)

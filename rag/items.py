@@ -30,6 +30,20 @@ _EXPECT: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+#: Words that ask for the newest news rather than any ("now" is left out: "How old is he
+#: now?" asks about the story, not about time).
+_RECENT = re.compile(
+    r"\b(?:latest|newest|most recent|recent(?:ly)?|today|tonight|this (?:week|month|year)|"
+    r"current(?:ly)?|so far|updated?)\b",
+    re.I,
+)
+
+
+def asks_for_recency(question: str) -> bool:
+    """Whether ``question`` asks for the latest on something, so newer articles go first."""
+    return bool(_RECENT.search(question))
+
+
 def expected_type(question: str) -> str:
     """``date``, ``number``, ``name`` or ``""``: what kind of thing the question asks for."""
     for pattern, kind in _EXPECT:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.embeddings import Embedder
+from rag.items import asks_for_recency
 from rag.keyword import KeywordIndex
 from rag.store import Store, published_day
 
@@ -95,12 +96,25 @@ class Retriever:
         similarity = self.dense(question, n, where)
         dense = list(similarity)
         keyword = [h.chunk_id for h in self.keyword.search(question, n, where)]
+        rankings = [dense, keyword]
+        if asks_for_recency(question):
+            # "What is the latest ...": the candidates newest first are a third ranking.
+            rankings.append(self._newest_first(list(dict.fromkeys(dense + keyword))))
         scores: dict[str, float] = {}
-        for ranking in (dense, keyword):
+        for ranking in rankings:
             for rank, cid in enumerate(ranking):
                 scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(scores, key=lambda c: scores[c], reverse=True)
         return self._passages(best, k, scores, similarity, keyword)
+
+    def _newest_first(self, ids: list[str]) -> list[str]:
+        """``ids`` ordered by their article's date, newest first (undated last)."""
+        if not ids or self.store.chunks is None:
+            return []
+        got = self.store.chunks.get(ids=ids, include=["metadatas"])
+        day = {c: m.get("published_day") for c, m in zip(got["ids"], got["metadatas"], strict=True)}
+        dated = [c for c in ids if day.get(c) is not None]
+        return sorted(dated, key=lambda c: -int(day[c] or 0))
 
     def search_dense(
         self, question: str, k: int = 5, filters: Filters | None = None
