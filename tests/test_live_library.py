@@ -71,7 +71,8 @@ def test_what_another_process_ingests_or_removes_reaches_an_open_assistant(
     tmp_path: Path, library: tuple[Path, Assistant]
 ) -> None:
     home, qa = library
-    reaches_an_open_assistant(tmp_path, home, qa)
+    removed = reaches_an_open_assistant(tmp_path, home, qa)
+    assert removed not in {d.id for d in qa.documents()}
 
 
 def test_the_same_on_a_chroma_server(tmp_path: Path, chroma_server: str, embedder) -> None:  # type: ignore[no-untyped-def]
@@ -81,12 +82,14 @@ def test_the_same_on_a_chroma_server(tmp_path: Path, chroma_server: str, embedde
         Config.from_env(home=home, chroma_url=chroma_server, collection="live-test")
     )
     assert qa.ingest(SAMPLES).ok
-    reaches_an_open_assistant(tmp_path, home, qa, **settings)
+    removed = reaches_an_open_assistant(tmp_path, home, qa, **settings)
+    assert removed not in {d.id for d in qa.documents()}
 
 
-def reaches_an_open_assistant(tmp_path: Path, home: Path, qa: Assistant, **settings: str) -> None:
+def reaches_an_open_assistant(tmp_path: Path, home: Path, qa: Assistant, **settings: str) -> str:
     """A ``rag ingest`` and a ``rag docs remove`` in another process reach ``qa``: dense and
-    keyword search find the new article and the answer cites it; once removed, never again."""
+    keyword search find the new article and the answer cites it; once removed, never again.
+    Returns the id of the article it added and removed."""
     assert all("Elling" not in c.quote for c in qa.ask(QUESTION).citations)
     (tmp_path / "harbour.txt").write_text(HARBOUR, "utf-8")
 
@@ -113,6 +116,7 @@ def reaches_an_open_assistant(tmp_path: Path, home: Path, qa: Assistant, **setti
     # Never again once gone.
     for _ in range(3):
         assert not cited() and not dense() and not keyword()
+    return new.id
 
 
 def test_two_writers_at_once_leave_every_article_whole(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
