@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.store import Store
+from rag.store import REFRESH_EVERY, Store
 from rag.terms import terms
 
 
@@ -66,7 +66,8 @@ class KeywordIndex:
     # -- which index ----------------------------------------------------------------------
 
     def _current(self) -> _Snapshot:
-        generation = self.store.generation()
+        # Another process's commit shows within REFRESH_EVERY, as it does for dense search.
+        generation = self.store.generation(max_age=REFRESH_EVERY)
         snap = self._snap
         if snap is not None and snap.generation == generation:
             return snap

@@ -120,6 +120,8 @@ class Store:
         self._config = config if config is not None and not config.chroma_url else None
         self._seen: str | None = None
         self._checked = 0.0
+        self._known = ""
+        self._known_at = float("-inf")
         self._reopen = threading.Lock()
         self._write = threading.Lock()
         self._listeners: list[Callable[[str], None]] = []
@@ -249,16 +251,23 @@ class Store:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def generation(self) -> str:
-        """A token that changes whenever an article is committed or removed, in any process."""
+    def generation(self, max_age: float = 0.0) -> str:
+        """A token that changes whenever an article is committed or removed, in any process.
+        With ``max_age``, a value read at most that many seconds ago will do (a question asks
+        several times; this process's own commits show at once)."""
+        if max_age and time.monotonic() - self._known_at < max_age:
+            return self._known
         if self._articles is None:
             return ""
         fresh = self.client.get_collection(self._articles.name, embedding_function=None)
-        return str((fresh.metadata or {}).get("generation", ""))
+        self._known = str((fresh.metadata or {}).get("generation", ""))
+        self._known_at = time.monotonic()
+        return self._known
 
     def _bump(self) -> None:
         generation = uuid.uuid4().hex
         self._articles.modify(metadata={"generation": generation})
+        self._known, self._known_at = generation, time.monotonic()
         # This process's own write: its index has it already, nothing to open afresh.
         self._seen = generation
 
