@@ -4,7 +4,7 @@ article whole, and report what happened to every input."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,23 +97,33 @@ class Ingestor:
         self._models_loaded = True
 
     def run(self, refs: Iterable[str | Path]) -> IngestReport:
-        began = time.perf_counter()
         items = list(expand(refs))
-        self.progress.start(sum(s.estimate() for s in items if isinstance(s, Source)))
+        return self.take(
+            self._load(items), sum(s.estimate() for s in items if isinstance(s, Source))
+        )
+
+    def _load(self, items: list[Source | LoadError]) -> Iterator[Article | LoadError]:
+        for item in items:
+            if isinstance(item, LoadError):
+                yield item
+            elif item.in_folder and not item.is_url and item.suffix not in SUPPORTED:
+                self.report.skipped.append(item.ref)
+            else:
+                yield from load(
+                    item,
+                    self.config.max_article_bytes,
+                    self.config.fetch_timeout,
+                    self.config.allow_private_urls,
+                )
+
+    def take(self, loaded: Iterable[Article | LoadError], total: int) -> IngestReport:
+        """Store articles loaded elsewhere (a feed's entries) with the same dedupe, batching
+        and report as files get."""
+        began = time.perf_counter()
+        self.progress.start(total)
         try:
-            for item in items:
-                if isinstance(item, LoadError):
-                    self._fail(item)
-                elif item.in_folder and not item.is_url and item.suffix not in SUPPORTED:
-                    self.report.skipped.append(item.ref)
-                else:
-                    for loaded in load(
-                        item,
-                        self.config.max_article_bytes,
-                        self.config.fetch_timeout,
-                        self.config.allow_private_urls,
-                    ):
-                        self._take(loaded)
+            for one in loaded:
+                self._take(one)
             self._flush()
         finally:
             self.report.seconds = time.perf_counter() - began

@@ -60,6 +60,9 @@ class Config:
     #: Fetch URLs on loopback, private and link-local addresses (``RAG_ALLOW_PRIVATE_URLS``);
     #: off, so that a pasted URL cannot reach the machine's own services or the LAN.
     allow_private_urls: bool = False
+    #: Seconds between polls of each followed feed or folder (``RAG_WATCH_INTERVAL``): news
+    #: sites ask readers not to poll more often than every few minutes.
+    watch_interval: float = 300.0
     #: Passages retrieved for each question (``RAG_TOP_K``).
     top_k: int = 5
     #: ``extractive`` (needs no model server) or ``llm`` (``RAG_ANSWER_MODE``).
@@ -97,6 +100,7 @@ class Config:
             "fetch_timeout": _env_number("RAG_FETCH_TIMEOUT", 20.0, float),
             "allow_private_urls": os.environ.get("RAG_ALLOW_PRIVATE_URLS", "").strip().lower()
             in ("1", "true", "yes", "on"),
+            "watch_interval": _env_number("RAG_WATCH_INTERVAL", 300.0, float),
             "top_k": _env_number("RAG_TOP_K", 5),
             "answer_mode": os.environ.get("RAG_ANSWER_MODE", "extractive").strip().lower(),
             "llm_base_url": os.environ.get("RAG_LLM_BASE_URL")
@@ -152,6 +156,8 @@ class Config:
             raise ValueError("embed_batch must be at least 1")
         if self.max_article_bytes < 1:
             raise ValueError("max_article_bytes must be positive")
+        if self.watch_interval <= 0:
+            raise ValueError("watch_interval must be positive")
         if not 1 <= self.top_k <= 100:
             raise ValueError("top_k must be between 1 and 100")
         if self.answer_mode not in ANSWER_MODES:

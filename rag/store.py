@@ -440,6 +440,36 @@ class Store:
             what = f"article {ids[0]}" if len(ids) == 1 else f"{len(ids)} articles"
             raise StoreError(f"could not store {what}: {exc}") from exc
 
+    # -- records kept beside the articles (feed subscriptions) --------------------------------
+
+    def _side(self, kind: str) -> Any:
+        return self.client.get_or_create_collection(
+            f"{self.collection_name}-{kind}", embedding_function=None
+        )
+
+    def records(self, kind: str) -> dict[str, str]:
+        """Every record of ``kind`` kept in the library beside its articles (key -> text)."""
+        try:
+            got = self.read_all(self._side(kind), include=["documents"])
+        except Exception as exc:
+            raise StoreError(f"cannot read the library's {kind}: {exc}") from exc
+        return dict(zip(got["ids"], got["documents"], strict=True))
+
+    def put_record(self, kind: str, key: str, text: str) -> None:
+        """Write (or overwrite) one record of ``kind``, in the library's write turn."""
+        try:
+            with self._writing():
+                self._side(kind).upsert(ids=[key], documents=[text], embeddings=[[0.0]])
+        except Exception as exc:
+            raise StoreError(f"cannot write the library's {kind}: {exc}") from exc
+
+    def drop_record(self, kind: str, key: str) -> None:
+        try:
+            with self._writing():
+                self._side(kind).delete(ids=[key])
+        except Exception as exc:
+            raise StoreError(f"cannot write the library's {kind}: {exc}") from exc
+
     @staticmethod
     def _chunk_meta(article: Article, chunk: Chunk) -> dict[str, Any]:
         return _clean(

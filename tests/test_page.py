@@ -17,6 +17,7 @@ from rag.assistant import Assistant
 from rag.config import Config
 
 from .conftest import ROOT, SAMPLES, free_port, running
+from .feed_site import feed_site
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +44,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
         GRADIO_ANALYTICS_ENABLED="False",
         RAG_LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",
         RAG_LLM_RETRIES="0",
+        # The feeds a test serves live on 127.0.0.1.
+        RAG_ALLOW_PRIVATE_URLS="1",
     )
     args = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
@@ -194,3 +197,43 @@ def test_empty_library_says_so(page: Any) -> None:
     page.wait_for_function("document.querySelector('#status').innerText.includes('empty')")
     assert "library is empty" in page.inner_text("#status")
     page.screenshot(path=str(SHOTS / "9-empty-library.png"))
+
+
+def test_follow_a_feed_from_the_library_tab(page: Any) -> None:
+    with feed_site() as site:
+        site.page(
+            "/news/ferry",
+            "Lund ferry resumes sailing",
+            "The Lund ferry resumed sailing on Monday after repairs, the operator Kai Berg said.",
+        )
+        url = site.feed(
+            "/rss",
+            "Harbour Gazette",
+            [
+                {
+                    "link": site.base + "/news/ferry",
+                    "title": "Lund ferry resumes sailing",
+                    "date": "Tue, 01 Dec 2026 07:00:00 GMT",
+                }
+            ],
+        )
+        page.get_by_role("tab", name="Library").click()
+        page.fill("#feed-url textarea", url)
+        page.click("#follow")
+        page.wait_for_function(
+            "document.querySelector('#feed-log').innerText.includes('Following feed')"
+        )
+        assert "1 added" in page.inner_text("#feed-log")
+        page.wait_for_function(
+            "document.querySelector('#library').innerText.includes('Lund ferry')"
+        )
+        feeds = page.inner_text("#feeds")
+        assert url in feeds and "Harbour Gazette" in feeds
+        page.screenshot(path=str(SHOTS / "9-feed-followed.png"))
+        assert site.fetched("/news/ferry") == 1
+
+    page.get_by_role("tab", name="Chat").click()
+    new_conversation(page)
+    answer = ask(page, "Who operates the Lund ferry?")
+    assert "Kai Berg" in answer
+    assert "Harbour Gazette" in page.inner_text("#sources")

@@ -13,11 +13,13 @@ from typing import Any
 
 import gradio as gr
 
+from ingest.feeds import Watcher
 from rag.answer import Answer, Citation
 from rag.assistant import Assistant
 from rag.chat import Chat
 from rag.llm import LLMError
 from rag.retrieve import Filters
+from ui.feeds_panel import feeds_panel
 
 EXAMPLES = [
     "Who did Gina Raimondo meet in Beijing?",
@@ -130,10 +132,19 @@ def library_rows(qa: Assistant) -> list[list[Any]]:
     return [[d.title, d.source, d.published, d.chunks, d.id] for d in qa.documents()]
 
 
-def build_app(qa: Assistant) -> gr.Blocks:
-    """The page over the library that ``qa`` holds."""
+def build_app(qa: Assistant, watcher: Watcher | None = None) -> gr.Blocks:
+    """The page over the library that ``qa`` holds (``watcher`` follows its feeds)."""
+    watcher = watcher or Watcher(qa.store, qa.embedder, qa.config)
     sessions = Sessions(qa)
     modes = ["extractive", "llm"] if qa.config.llm_configured else ["extractive"]
+
+    def refreshed() -> tuple[Any, ...]:
+        docs = qa.documents()
+        return (
+            library_rows(qa),
+            gr.update(choices=[(f"{d.title[:60]} ({d.id})", d.id) for d in docs], value=None),
+            gr.update(choices=sorted({d.source for d in docs if d.source})),
+        )
 
     with gr.Blocks(title="News Q&A") as app:
         sid = gr.State("")
@@ -195,6 +206,9 @@ def build_app(qa: Assistant) -> gr.Blocks:
                     elem_id="remove-choice",
                 )
                 remove = gr.Button("Remove", variant="stop", elem_id="remove")
+            feed_outputs, feed_state = feeds_panel(
+                watcher, [table, to_remove, source_filter], refreshed
+            )
 
         def respond(
             text: str,
@@ -288,14 +302,6 @@ def build_app(qa: Assistant) -> gr.Blocks:
             api_visibility="private",
         )
 
-        def refreshed() -> tuple[Any, ...]:
-            docs = qa.documents()
-            return (
-                library_rows(qa),
-                gr.update(choices=[(f"{d.title[:60]} ({d.id})", d.id) for d in docs], value=None),
-                gr.update(choices=sorted({d.source for d in docs if d.source})),
-            )
-
         def add_articles(
             uploaded: list[Any] | None,
             pasted: str,
@@ -326,13 +332,32 @@ def build_app(qa: Assistant) -> gr.Blocks:
             [ingest_log, table, to_remove, source_filter],
             api_visibility="private",
         )
-        app.load(refreshed, None, [table, to_remove, source_filter], api_visibility="private")
+
+        def loaded() -> tuple[Any, ...]:
+            return (*refreshed(), *feed_state())
+
+        app.load(
+            loaded, None, [table, to_remove, source_filter, *feed_outputs], api_visibility="private"
+        )
     return app
 
 
-def launch(qa: Assistant, host: str, port: int, auth: tuple[str, str] | None) -> None:
-    """Serve the page until interrupted."""
-    app = build_app(qa)
+def launch(
+    qa: Assistant, host: str, port: int, auth: tuple[str, str] | None, watch: bool = True
+) -> None:
+    """Serve the page until interrupted; with ``watch``, follow the library's feeds too."""
+    watcher = Watcher(qa.store, qa.embedder, qa.config)
+    stop = threading.Event()
+    if watch:
+        threading.Thread(target=watcher.run, args=(stop,), name="feeds", daemon=True).start()
+    app = build_app(qa, watcher)
+    try:
+        _serve(app, qa, host, port, auth)
+    finally:
+        stop.set()
+
+
+def _serve(app: gr.Blocks, qa: Assistant, host: str, port: int, auth: Any) -> None:
     app.queue(default_concurrency_limit=16).launch(
         server_name=host,
         server_port=port,

@@ -24,7 +24,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(
         f"serving {len(qa.documents())} articles on http://{args.host}:{args.port}", file=sys.stderr
     )
-    launch(qa, args.host, args.port, (user, password) if user and password else None)
+    auth = (user, password) if user and password else None
+    launch(qa, args.host, args.port, auth, watch=not args.no_watch)
     return 0
 
 
@@ -36,5 +37,10 @@ def register(sub: Any) -> None:
     )
     serve.add_argument(
         "--port", type=int, default=int(os.environ.get("RAG_UI_PORT", "7860")), help="RAG_UI_PORT"
+    )
+    serve.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not poll the library's feeds here (when one `rag watch` does it for all)",
     )
     serve.set_defaults(func=cmd_serve)

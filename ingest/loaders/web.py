@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -49,11 +49,27 @@ def _guard(url: str, allow_private: bool) -> list[Callable[[httpx.Request], None
     return [check]
 
 
-def fetch(
-    url: str, timeout: float, max_bytes: int, allow_private: bool = False
-) -> tuple[bytes, str]:
-    """The body (at most ``max_bytes``) and content type at ``url``; hosts on private or
-    loopback addresses are refused unless ``allow_private``."""
+@dataclass(frozen=True)
+class Fetched:
+    """What a GET returned: status (200, or 304 for a conditional request), body, headers,
+    and the URL after redirects."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    url: str
+
+
+def fetch_response(
+    url: str,
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Fetched:
+    """GET ``url`` (with extra ``headers``, e.g. If-None-Match); errors and statuses from 400
+    up raise ``LoadError``; hosts on private or loopback addresses are refused unless
+    ``allow_private``, at every redirect too."""
     try:
         with (
             httpx.Client(
@@ -62,7 +78,7 @@ def fetch(
                 headers={"User-Agent": USER_AGENT},
                 event_hooks={"request": _guard(url, allow_private)},
             ) as client,
-            client.stream("GET", url) as response,
+            client.stream("GET", url, headers=headers or {}) as response,
         ):
             if response.status_code >= 400:
                 raise LoadError(url, f"HTTP {response.status_code} {response.reason_phrase}")
@@ -71,13 +87,26 @@ def fetch(
                 body.extend(piece)
                 if len(body) > max_bytes:
                     raise LoadError(url, f"too large: over {mb(max_bytes)} (RAG_MAX_ARTICLE_MB)")
-            return bytes(body), response.headers.get("content-type", "")
+            return Fetched(
+                response.status_code,
+                bytes(body),
+                {k.lower(): v for k, v in response.headers.items()},
+                str(response.url),
+            )
     except httpx.TimeoutException:
         raise LoadError(url, f"timed out after {timeout:.0f} s") from None
     except httpx.ConnectError as exc:
         raise LoadError(url, f"unreachable ({exc})") from None
     except httpx.HTTPError as exc:
         raise LoadError(url, f"fetch failed ({exc})") from None
+
+
+def fetch(
+    url: str, timeout: float, max_bytes: int, allow_private: bool = False
+) -> tuple[bytes, str]:
+    """The body (at most ``max_bytes``) and content type at ``url``."""
+    got = fetch_response(url, timeout, max_bytes, allow_private)
+    return got.body, got.headers.get("content-type", "")
 
 
 def load_url(url: str, limit: int, timeout: float, allow_private: bool = False) -> Article:
