@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from rag.retrieve import Passage
 
@@ -84,6 +85,15 @@ class Answer:
     def rewritten(self) -> bool:
         """Whether retrieval used a question other than the one typed."""
         return self.standalone.strip() != self.question.strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as JSON-ready data (the passages by id, title and score)."""
+        payload = asdict(self)
+        payload["passages"] = [
+            {"chunk_id": p.chunk_id, "article_id": p.article_id, "title": p.title, "score": p.score}
+            for p in self.passages
+        ]
+        return payload
 
     def citation(self, n: int) -> Citation:
         """The citation behind marker ``[n]``."""

@@ -98,13 +98,7 @@ def _print_citations(answer: Any, out: TextIO) -> None:
 
 
 def _answer_json(answer: Any) -> str:
-    payload = asdict(answer)
-    payload.pop("passages")
-    payload["passages"] = [
-        {"chunk_id": p.chunk_id, "article_id": p.article_id, "title": p.title, "score": p.score}
-        for p in answer.passages
-    ]
-    return json.dumps(payload, indent=2, ensure_ascii=False)
+    return json.dumps(answer.to_dict(), indent=2, ensure_ascii=False)
 
 
 def _show(stream: Any, out: TextIO) -> Any:

@@ -358,14 +358,23 @@ def launch(
 
 
 def _serve(app: gr.Blocks, qa: Assistant, host: str, port: int, auth: Any) -> None:
-    app.queue(default_concurrency_limit=16).launch(
-        server_name=host,
-        server_port=port,
+    """The page and the HTTP API (``/api``, docs at ``/docs``) on one server."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from ui.api import api_router
+
+    server = FastAPI(title="News Q&A", docs_url="/docs", redoc_url=None)
+    server.include_router(api_router(qa, auth))
+    app.queue(default_concurrency_limit=16)
+    server = gr.mount_gradio_app(
+        server,
+        app,
+        path="/",
         auth=auth,
         css=CSS,
         show_error=False,
-        share=False,
-        inbrowser=False,
         max_file_size=qa.config.max_article_bytes * 4,
         footer_links=[],
     )
+    uvicorn.run(server, host=host, port=port, log_level="warning")
