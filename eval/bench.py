@@ -70,11 +70,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+def run_worker(spec: dict[str, Any], module: str = "eval.bench_worker") -> dict[str, Any]:
     """Run one measurement in a fresh Python process and return what it printed."""
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
     done = subprocess.run(
-        [sys.executable, "-m", "eval.bench_worker", json.dumps(spec)],
+        [sys.executable, "-m", module, json.dumps(spec)],
         capture_output=True,
         text=True,
         env=env,

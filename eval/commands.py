@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Any
 
 COQA = "../shared/datasets/coqa-wikipedia"
+NEWS = "../shared/datasets/coqa-cnn-dev"
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.live:
+        return _bench_live(args)
     from eval.bench import llm_markdown, markdown, run_bench, write_results
 
     sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else DEFAULT_SIZES
     result = run_bench(
-        _dataset_folder(args.dataset),
+        _dataset_folder(args.dataset or COQA),
         repeats=args.repeats,
         sizes=sizes,
         larger=not args.quick,
@@ -28,6 +31,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     print(markdown(result))
     files = write_results(result, Path(args.out))
+    print(f"\nwritten: {', '.join(str(f) for f in files)}")
+    return 0
+
+
+def _bench_live(args: argparse.Namespace) -> int:
+    from eval.bench_live import markdown, run_live, write_live
+
+    result = run_live(
+        _dataset_folder(args.dataset or NEWS),
+        size=args.live_size,
+        chats=args.chats,
+        interval=args.interval,
+        quiet_seconds=args.quiet_seconds,
+        library=Path(args.library) if args.library else None,
+    )
+    print(markdown(result))
+    files = write_live(result, Path(args.out))
     print(f"\nwritten: {', '.join(str(f) for f in files)}")
     return 0
 
@@ -101,8 +121,8 @@ def register(sub: Any) -> None:
     )
     bench.add_argument(
         "--dataset",
-        default=COQA,
-        help="dataset folder whose corpus is ingested and whose conversations are asked",
+        help="dataset folder whose corpus is ingested and whose conversations are asked "
+        f"(default {COQA}; with --live {NEWS})",
     )
     bench.add_argument("--repeats", type=int, default=3, help="runs to take the median of")
     bench.add_argument(
@@ -118,5 +138,19 @@ def register(sub: Any) -> None:
         "--llm-only",
         action="store_true",
         help="only LLM mode with the real small model (needs `make llm-server`)",
+    )
+    live = bench.add_argument_group("--live: a library that takes in news while chats ask")
+    live.add_argument(
+        "--live",
+        action="store_true",
+        help="8 chats ask at once while articles stream in (writes live.md/json/png)",
+    )
+    live.add_argument("--live-size", type=int, default=100_000, help="library size in chunks")
+    live.add_argument("--chats", type=int, default=8, help="chats asking at once")
+    live.add_argument(
+        "--interval", type=float, default=3.0, help="seconds between streamed articles"
+    )
+    live.add_argument(
+        "--quiet-seconds", type=float, default=30.0, help="length of the quiet question phase"
     )
     bench.set_defaults(func=cmd_bench)

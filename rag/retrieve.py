@@ -75,7 +75,9 @@ class Retriever:
 
     def dense(self, question: str, k: int, where: dict[str, Any] | None) -> dict[str, float]:
         """Chunk ids nearest to the question's embedding, best first, with their cosine."""
-        self.store.refresh()  # what another process committed since
+        # What another process committed since: opened afresh in the background, so that no
+        # question waits on loading the vector index again.
+        self.store.refresh(background=True)
         if self.store.chunks is None:
             return {}
         vector = self.embedder.embed([question])

@@ -138,3 +138,24 @@ def test_rag_bench_runs_every_step_and_writes_its_report(tmp_path: Path, capsys)
         assert q["peak_rss_mb"] > 50
     assert (tmp_path / "out" / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| target |" in (tmp_path / "out" / "bench.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_small_live_run_makes_every_streamed_article_citable(tmp_path: Path) -> None:
+    from eval.bench_live import STREAMED, figures, run_live, targets, write_live
+
+    news = ROOT.parent / "shared" / "datasets" / "coqa-cnn-dev"
+    result = run_live(news, size=1_500, chats=2, interval=0.3, quiet_seconds=2.0, log=print)
+    served = result["served"]
+    streamed = served["ingest_quiet"]["articles"] + served["ingest_live"]["articles"]
+    assert len({a["id"] for a in streamed}) == STREAMED
+    lags = served["lag_quiet_s"] + served["lag_live_s"]
+    assert len(lags) == STREAMED and all(0 <= lag < 60 for lag in lags)
+    assert served["quiet_ms"] and served["live_ms"]
+    assert all(r["answered"] for r in result["restart"]) and result["restart_cold"]["answered"]
+    f = figures(result)
+    assert f["chunks"] >= 1_500 and f["lag_p95_s"] == max(f["lag_p50_s"], f["lag_p95_s"])
+    assert len(targets(f)) == 3
+    files = write_live(result, tmp_path / "out")
+    assert all(p.stat().st_size > 0 for p in files)
+    assert json.loads(files[0].read_text())["figures"]["chunks"] == f["chunks"]

@@ -157,16 +157,21 @@ def test_two_writers_at_once_leave_every_article_whole(tmp_path: Path, embedder)
 
 
 def test_a_fresh_process_loads_the_saved_keyword_index_instead_of_building_it(
-    library: tuple[Path, Assistant], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, library: tuple[Path, Assistant], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rag.keyword import KeywordIndex
 
     home, qa = library
     before = [h.chunk_id for h in qa.retriever.keyword.search("Wang Wentao trade", 5)]
-    # The ingest saved the index of the library as it now is, beside the store; a stray
-    # folder a crashed save left is never read.
+    # The first question built the index and saved it beside the store; a later commit is
+    # only a delta on it (nothing rebuilt, nothing saved), and a stray folder a crashed save
+    # left is never read.
     saved = home / "keyword" / "articles"
-    assert (saved / qa.store.generation() / "rows.json").is_file()
+    built = qa.store.generation()
+    assert (saved / built / "rows.json").is_file()
+    (tmp_path / "harbour.txt").write_text(HARBOUR, "utf-8")
+    assert qa.ingest(tmp_path / "harbour.txt").ok
+    assert [d.name for d in saved.iterdir()] == [built]
     (saved / ".building-crashed").mkdir()
 
     def never(self: KeywordIndex) -> None:
@@ -175,6 +180,8 @@ def test_a_fresh_process_loads_the_saved_keyword_index_instead_of_building_it(
     monkeypatch.setattr(KeywordIndex, "_build", never)
     fresh = Assistant.open(Config.from_env(home=home))
     assert [h.chunk_id for h in fresh.retriever.keyword.search("Wang Wentao trade", 5)] == before
+    new = next(d.id for d in qa.documents() if "Elling" in d.title)
+    assert new in [h.article_id for h in fresh.retriever.keyword.search(QUESTION, 3)]
     assert sorted(fresh.retriever.keyword.chunk_ids) == sorted(qa.store.all_chunks([])["ids"])
 
 
@@ -191,15 +198,15 @@ def test_no_question_waits_while_another_process_commit_is_indexed(
     (tmp_path / "harbour.txt").write_text(HARBOUR, "utf-8")
     assert rag(home, "ingest", str(tmp_path / "harbour.txt")).returncode == 0
 
-    # The background build of the new index is held until the question has its answer.
+    # The background update of the index is held until the question has its answer.
     release = threading.Event()
-    build = KeywordIndex._build
+    catch_up = KeywordIndex._catch_up
 
-    def held(self: KeywordIndex) -> object:
+    def held(self: KeywordIndex, snap: object) -> object:
         release.wait(60)
-        return build(self)
+        return catch_up(self, snap)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(KeywordIndex, "_build", held)
+    monkeypatch.setattr(KeywordIndex, "_catch_up", held)
     got: list[list[str]] = []
     asker = threading.Thread(
         target=lambda: got.append([h.article_id for h in keyword.search(QUESTION, 3)])
