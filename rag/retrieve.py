@@ -93,6 +93,11 @@ class Retriever:
 
     def search(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         """The ``k`` best passages for ``question``, fused from both searches."""
+        # The store may be opened afresh meanwhile: the one read here stays up until done.
+        with self.store.reading():
+            return self._search(question, k, filters)
+
+    def _search(self, question: str, k: int, filters: Filters | None) -> list[Passage]:
         where = (filters or Filters()).where()
         n = max(k * CANDIDATES, 20)
         similarity = self.dense(question, n, where)

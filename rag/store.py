@@ -6,20 +6,23 @@ Several processes may open one embedded library (a `rag serve`, a cron `rag inge
 Chroma's embedded mode is not built for that: each process holds its vector index in memory and
 never reloads it, and two writers at once can leave a batch out of it. So writers take turns
 under a lock file beside the store (a second writer waits; each catches up before it writes),
-and a reader whose library changed under it, in another process, opens the store afresh
-(about 20 ms) before its next dense search, checked at most every ``REFRESH_EVERY`` seconds."""
+and a reader whose library changed under it, in another process, opens the store afresh in a
+background thread (its vector index loaded there, then swapped in), checked at most every
+``REFRESH_EVERY`` seconds before a dense search; the store it replaces is stopped once no read
+is in flight on it."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
 import numpy as np
@@ -37,8 +40,6 @@ PAGE = 5_000
 #: How often (seconds) a reader looks for changes another process committed: well inside the
 #: 2 s in which every open library must see a new or removed article.
 REFRESH_EVERY = 0.5
-#: Seconds a store replaced by a fresher one is kept for the questions that still use it.
-RETIRE_AFTER = 30.0
 
 
 class StoreError(RuntimeError):
@@ -90,10 +91,14 @@ def writers_turn(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-#: How many open stores use each Chroma system (by id): one process may open a library more
-#: than once, and they share the system until one of them opens the library afresh.
-_SYSTEM_USERS: dict[int, int] = {}
-_SYSTEM_USERS_LOCK = threading.Lock()
+#: Per Chroma system (by id): the open stores running on it (one process may open a library
+#: more than once; they share the system until one of them opens the library afresh), and the
+#: reads in flight on it. A system no store runs on any more is stopped when its last read
+#: ends: Chroma frees a system's vector index only when it is stopped, and without this each
+#: reopening kept one more copy (about 200 MB at 100,000 chunks; `rag bench --live`).
+_OWNERS: dict[int, int] = {}
+_READING: dict[int, int] = {}
+_SYSTEMS_LOCK = threading.Lock()
 
 
 def _system_of(client: Any) -> Any:
@@ -104,32 +109,64 @@ def _system_of(client: Any) -> Any:
         return None
 
 
-def _use_system(system: Any) -> None:
+def _own(system: Any) -> None:
     if system is not None:
-        with _SYSTEM_USERS_LOCK:
-            _SYSTEM_USERS[id(system)] = _SYSTEM_USERS.get(id(system), 0) + 1
+        with _SYSTEMS_LOCK:
+            _OWNERS[id(system)] = _OWNERS.get(id(system), 0) + 1
 
 
-def _release_system(system: Any) -> None:
-    """One store fewer uses ``system``; the last one out stops it, once no question can still
-    be using it. Chroma frees a system's vector index only when it is stopped: without this,
-    each reopening kept one more copy (about 200 MB at 100,000 chunks; `rag bench --live`)."""
+def _disown(system: Any) -> None:
     if system is None:
         return
-    with _SYSTEM_USERS_LOCK:
-        left = _SYSTEM_USERS.get(id(system), 1) - 1
-        if left > 0:
-            _SYSTEM_USERS[id(system)] = left
-            return
-        _SYSTEM_USERS.pop(id(system), None)
-    timer = threading.Timer(RETIRE_AFTER, _stop, args=(system,))
-    timer.daemon = True
-    timer.start()
+    with _SYSTEMS_LOCK:
+        key = id(system)
+        _OWNERS[key] = _OWNERS.get(key, 1) - 1
+        idle = _OWNERS[key] <= 0 and not _READING.get(key)
+        if _OWNERS[key] <= 0 and idle:
+            del _OWNERS[key]
+    if idle:
+        _stop(system)
+
+
+@contextlib.contextmanager
+def _reading_on(system: Any) -> Iterator[None]:
+    if system is None:
+        yield
+        return
+    key = id(system)
+    with _SYSTEMS_LOCK:
+        _READING[key] = _READING.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _SYSTEMS_LOCK:
+            _READING[key] -= 1
+            idle = not _READING[key] and _OWNERS.get(key, 0) <= 0
+            if not _READING[key]:
+                del _READING[key]
+            if idle:
+                _OWNERS.pop(key, None)
+        if idle:
+            _stop(system)
 
 
 def _stop(system: Any) -> None:
     with contextlib.suppress(Exception):
         system.stop()
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _pinned(method: _Method) -> _Method:
+    """A store method that reads: its system is held for the duration (``Store.reading``)."""
+
+    @functools.wraps(method)
+    def read(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with self.reading():
+            return method(self, *args, **kwargs)
+
+    return cast(_Method, read)
 
 
 def published_day(published: str) -> int | None:
@@ -264,8 +301,8 @@ class Store:
             return
         with self._reopen:
             if epoch != self._epoch:
-                _use_system(system)
-                _release_system(system)  # this process opened afresh or wrote meanwhile
+                _own(system)
+                _disown(system)  # this process opened afresh or wrote meanwhile
                 return
             self.client, self._chunks, self._articles = client, chunks, articles
             self._seen = generation
@@ -273,12 +310,17 @@ class Store:
             self._swap_system(system)
 
     def _swap_system(self, system: Any = None) -> None:
-        """This store now runs on ``system`` (by default its client's): the one it ran on
-        loses a user."""
+        """This store now runs on ``system`` (by default its client's); the one it ran on is
+        stopped once nothing runs or reads on it."""
         new = system if system is not None else _system_of(self.client)
         old, self._system = self._system, new
-        _use_system(new)
-        _release_system(old)
+        _own(new)
+        _disown(old)
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Hold while reading through ``chunks`` or the store's collections: the system they
+        run on is not stopped meanwhile, even if the store is opened afresh."""
+        return _reading_on(self._system)
 
     def wait_for_reopen(self) -> None:
         """Until a store being opened afresh in the background is swapped in (tests)."""
@@ -369,6 +411,7 @@ class Store:
 
     # -- reading ------------------------------------------------------------------------------
 
+    @_pinned
     def generation(self, max_age: float = 0.0) -> str:
         """A token that changes whenever an article is committed or removed, in any process.
         With ``max_age``, a value read at most that many seconds ago will do (a question asks
@@ -404,21 +447,25 @@ class Store:
                 return out
             offset += PAGE
 
+    @_pinned
     def all_chunks(self, include: list[str]) -> dict[str, list[Any]]:
         """Every chunk row (ids plus ``include``), read page by page."""
         if self._chunks is None:
             return {"ids": [], **{key: [] for key in include}}
         return self.read_all(self._chunks, include=include)
 
+    @_pinned
     def count_chunks(self) -> int:
         return 0 if self._chunks is None else int(self._chunks.count())
 
+    @_pinned
     def all_ready_ids(self) -> set[str]:
         """The ids of every complete article (cheaper than ``documents``)."""
         if self._articles is None:
             return set()
         return set(self.read_all(self._articles, where={"status": READY}, include=[])["ids"])
 
+    @_pinned
     def chunks_of(self, article_ids: Iterable[str]) -> dict[str, list[Any]]:
         """The chunk rows (ids, documents, metadatas) of these articles."""
         wanted = list(article_ids)
@@ -435,6 +482,7 @@ class Store:
                 out[key].extend(got[key])
         return out
 
+    @_pinned
     def documents(self) -> list[ArticleInfo]:
         """Every article in the library, newest first."""
         if self._articles is None:
@@ -452,11 +500,13 @@ class Store:
             return None
         return dict(got)
 
+    @_pinned
     def info(self, article_id: str) -> ArticleInfo | None:
         """The stored article with this id, if it is complete."""
         got = self._ready_record(article_id, [])
         return None if got is None else self._info(article_id, got["metadatas"][0])
 
+    @_pinned
     def article(self, article_id: str) -> Article | None:
         """The stored article with its full text, if it is complete."""
         got = self._ready_record(article_id, ["documents"])
@@ -473,6 +523,7 @@ class Store:
             key=m.get("key", ""),
         )
 
+    @_pinned
     def find(self, ref: str) -> list[ArticleInfo]:
         """Articles whose id (or an unambiguous id prefix), URL, origin or key is ``ref``."""
         docs = self.documents()
@@ -482,6 +533,7 @@ class Store:
         prefixed = [a for a in docs if len(ref) >= 4 and a.id.startswith(ref)]
         return prefixed if len(prefixed) == 1 else []
 
+    @_pinned
     def by_identity(self, identity: str) -> list[ArticleInfo]:
         """Complete articles that are versions of the one with this identity."""
         if self._articles is None:
@@ -588,6 +640,7 @@ class Store:
             f"{self.collection_name}-{kind}", embedding_function=None
         )
 
+    @_pinned
     def records(self, kind: str) -> dict[str, str]:
         """Every record of ``kind`` kept in the library beside its articles (key -> text)."""
         try:
@@ -665,6 +718,7 @@ class Store:
                     self._discard(aid)
         return stale
 
+    @_pinned
     def ready_ids(self, ids: Iterable[str]) -> set[str]:
         """Those of ``ids`` whose article is complete."""
         wanted = list(dict.fromkeys(ids))
