@@ -72,7 +72,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def run_worker(spec: dict[str, Any], module: str = "eval.bench_worker") -> dict[str, Any]:
     """Run one measurement in a fresh Python process and return what it printed."""
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+    # A crash in native code (Chroma, ONNX Runtime) prints its stack instead of nothing.
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONFAULTHANDLER="1")
     done = subprocess.run(
         [sys.executable, "-m", module, json.dumps(spec)],
         capture_output=True,

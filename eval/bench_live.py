@@ -89,7 +89,7 @@ def run_live(
                 "first question after a restart",
                 {"task": "restart", "home": str(home), "question": question},
             )
-            for _ in range(2)
+            for _ in range(3)
         ]
         shutil.rmtree(home / "keyword", ignore_errors=True)
         cold = step(

@@ -181,7 +181,7 @@ class _Memory:
 def _writer(spec: dict[str, Any], corpus: str, log: Path) -> subprocess.Popen[str]:
     task = {**spec, "task": "stream", "corpus": corpus, "log": str(log)}
     return subprocess.Popen(
-        [sys.executable, "-m", "eval.bench_live_worker", json.dumps(task)],
+        [sys.executable, "-X", "faulthandler", "-m", "eval.bench_live_worker", json.dumps(task)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

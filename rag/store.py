@@ -313,8 +313,8 @@ class Store:
         """This store now runs on ``system`` (by default its client's); the one it ran on is
         stopped once nothing runs or reads on it."""
         new = system if system is not None else _system_of(self.client)
+        _own(new)  # before any read can find it: a read that ends must not stop it
         old, self._system = self._system, new
-        _own(new)
         _disown(old)
 
     def reading(self) -> contextlib.AbstractContextManager[None]:

@@ -12,7 +12,7 @@ import pytest
 import rag.keyword as keyword_module
 from rag.assistant import Assistant
 from rag.config import Config
-from rag.keyword import KeywordIndex
+from rag.keyword import SAVED_SUFFIX, KeywordIndex
 
 from .conftest import SAMPLES
 
@@ -107,4 +107,4 @@ def test_a_delta_past_its_limit_is_folded_into_a_new_base_in_the_background(
     assert snap.delta.chunk_ids == () and snap.removed == frozenset()
     assert len(snap.base.chunk_ids) == qa.store.count_chunks()
     saved = qa.config.home / "keyword" / qa.config.collection
-    assert [d.name for d in saved.iterdir()] == [snap.base.generation]
+    assert [d.name for d in saved.iterdir()] == [f"{snap.base.generation}{SAVED_SUFFIX}"]

@@ -159,7 +159,7 @@ def test_two_writers_at_once_leave_every_article_whole(tmp_path: Path, embedder)
 def test_a_fresh_process_loads_the_saved_keyword_index_instead_of_building_it(
     tmp_path: Path, library: tuple[Path, Assistant], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.keyword import KeywordIndex
+    from rag.keyword import SAVED_SUFFIX, KeywordIndex
 
     home, qa = library
     before = [h.chunk_id for h in qa.retriever.keyword.search("Wang Wentao trade", 5)]
@@ -168,10 +168,10 @@ def test_a_fresh_process_loads_the_saved_keyword_index_instead_of_building_it(
     # left is never read.
     saved = home / "keyword" / "articles"
     built = qa.store.generation()
-    assert (saved / built / "rows.json").is_file()
+    assert (saved / f"{built}{SAVED_SUFFIX}" / "rows.json").is_file()
     (tmp_path / "harbour.txt").write_text(HARBOUR, "utf-8")
     assert qa.ingest(tmp_path / "harbour.txt").ok
-    assert [d.name for d in saved.iterdir()] == [built]
+    assert [d.name for d in saved.iterdir()] == [f"{built}{SAVED_SUFFIX}"]
     (saved / ".building-crashed").mkdir()
 
     def never(self: KeywordIndex) -> None:
