@@ -13,6 +13,7 @@ is in flight on it."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import fcntl
@@ -150,7 +151,22 @@ def _reading_on(system: Any) -> Iterator[None]:
             _stop(system)
 
 
+#: Set when the interpreter exits: Chroma's native code must not be torn down or started from
+#: a thread while Python finalises (a process crashed on exit when it was).
+_EXITING = threading.Event()
+_REOPENING: set[threading.Thread] = set()
+
+
+@atexit.register
+def _quiet_exit() -> None:
+    _EXITING.set()
+    for thread in list(_REOPENING):
+        thread.join(timeout=30)
+
+
 def _stop(system: Any) -> None:
+    if _EXITING.is_set():
+        return
     with contextlib.suppress(Exception):
         system.stop()
 
@@ -272,12 +288,21 @@ class Store:
     def _reopen_in_background(self) -> None:
         if self._reopening is not None and self._reopening.is_alive():
             return
+        if _EXITING.is_set():
+            return
         self._reopening = threading.Thread(
             target=self._reopen_and_swap, args=(self._epoch,), name="store-reopen", daemon=True
         )
+        _REOPENING.add(self._reopening)
         self._reopening.start()
 
     def _reopen_and_swap(self, epoch: int) -> None:
+        try:
+            self._reopen_from(epoch)
+        finally:
+            _REOPENING.discard(threading.current_thread())
+
+    def _reopen_from(self, epoch: int) -> None:
         from chromadb.api.shared_system_client import SharedSystemClient
 
         assert self._config is not None
