@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eval.bench_worker import _config, peak_rss_mb
+from eval.bench_worker import _config, peak_rss_mb, run_task
 
 #: How often the probe asks for each committed article until an answer can cite it (s).
 PROBE_EVERY = 0.1
@@ -263,11 +263,7 @@ def peak_mb() -> float:
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(argv[0])
-    result = TASKS[spec["task"]](spec)
-    result["peak_rss_mb"] = peak_mb()
-    print(json.dumps(result))
-    return 0
+    return run_task(TASKS, argv, peak_mb)
 
 
 if __name__ == "__main__":

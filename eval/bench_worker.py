@@ -8,7 +8,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -255,12 +255,21 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def main(argv: list[str]) -> int:
+def run_task(
+    tasks: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]],
+    argv: list[str],
+    peak: Callable[[], float] = peak_rss_mb,
+) -> int:
+    """Run the task the JSON spec in ``argv`` names and print its result as one JSON line."""
     spec = json.loads(argv[0])
-    result = TASKS[spec["task"]](spec)
-    result["peak_rss_mb"] = peak_rss_mb()
+    result = tasks[spec["task"]](spec)
+    result["peak_rss_mb"] = peak()
     print(json.dumps(result))
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return run_task(TASKS, argv)
 
 
 if __name__ == "__main__":

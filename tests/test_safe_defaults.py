@@ -205,3 +205,21 @@ def test_the_upload_field_refuses_other_types_on_the_server_too(
     text.write_text("A note.", "utf-8")
     kept = upload.preprocess(ListFiles(root=[FileData(path=str(text), orig_name="note.txt")]))
     assert kept == [str(text)]
+
+
+def test_the_http_api_asks_for_the_same_login(page: Page) -> None:
+    question = {"question": "Who did Gina Raimondo meet in Beijing?"}
+    assert httpx.post(f"{page.url}/api/ask", json=question, timeout=60).status_code == 401
+    wrong = httpx.post(f"{page.url}/api/ask", json=question, auth=(USER, "nope"), timeout=60)
+    assert wrong.status_code == 401
+    assert httpx.get(f"{page.url}/api/articles", timeout=30).status_code == 401
+    got = httpx.post(f"{page.url}/api/ask", json=question, auth=(USER, PASSWORD), timeout=60)
+    assert got.status_code == 200, got.text
+    answer = got.json()
+    assert "Wang Wentao" in answer["text"]
+    c = answer["citations"][0]
+    listed = httpx.get(f"{page.url}/api/articles", auth=(USER, PASSWORD), timeout=30).json()
+    assert c["article_id"] in {a["id"] for a in listed}
+    assert c["end"] - c["start"] == len(c["quote"])
+    bad = httpx.post(f"{page.url}/api/ask", json={"question": ""}, auth=(USER, PASSWORD))
+    assert bad.status_code == 422
