@@ -1,5 +1,5 @@
-"""``rag watch``: follow feeds and folders (registered through the ``rag.commands`` entry
-point, so that rag never imports ingest's commands)."""
+"""``rag ingest`` and ``rag watch`` (registered through the ``rag.commands`` entry point, so
+that rag never imports ingest)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,25 @@ import threading
 import time
 from types import FrameType
 from typing import Any
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.progress import progress_for
+    from rag.assistant import Assistant
+    from rag.cli import config_from_args
+    from rag.embeddings import embedding_model_name
+    from rag.store import Store
+
+    config = config_from_args(args)
+    if args.if_empty:
+        existing = Store.open(config, embedding_model_name(config.embed_model)).documents()
+        if existing:
+            print(f"library has {len(existing)} articles; nothing ingested (--if-empty)")
+            return 0
+    qa = Assistant.open(config)
+    report = qa.ingest(*args.sources, progress=progress_for(sys.stderr))
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def _when(stamp: float) -> str:
@@ -90,7 +109,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add ``rag watch`` to the CLI."""
+    """Add ``rag ingest`` and ``rag watch`` to the CLI."""
+    ingest = sub.add_parser("ingest", help="add articles from files, folders, JSONL or URLs")
+    ingest.add_argument("sources", nargs="+", metavar="PATH|URL")
+    ingest.add_argument(
+        "--if-empty", action="store_true", help="do nothing when the library has articles"
+    )
+    ingest.set_defaults(func=cmd_ingest)
+
     watch = sub.add_parser(
         "watch",
         help="follow RSS/Atom feeds and folders, ingesting what is new (Ctrl-C stops)",

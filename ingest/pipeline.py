@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from ingest.loaders import SUPPORTED, LoadError, Source, expand, load
 from ingest.progress import Progress, SilentProgress
 from rag.config import Config
 from rag.embeddings import Embedder, EmbeddingError
+from rag.ingest_report import IngestReport
 from rag.records import Article, Chunk
 from rag.sentences import load_sentence_splitter
 from rag.store import Store, StoreError
@@ -22,42 +23,6 @@ from rag.store import Store, StoreError
 #: Chunks embedded together, as a multiple of the model's batch size: big enough to keep the
 #: model busy, small enough that memory stays bounded on a large JSONL.
 BATCHES_PER_FLUSH = 16
-
-
-@dataclass
-class IngestReport:
-    """What an ingest did, article by article."""
-
-    added: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed: list[LoadError] = field(default_factory=list)
-    #: Files in walked folders whose type no loader reads.
-    skipped: list[str] = field(default_factory=list)
-    chunks: int = 0
-    seconds: float = 0.0
-    #: Part of ``seconds`` spent loading the embedding model and the sentence splitter.
-    model_seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def summary(self) -> str:
-        working = self.seconds - self.model_seconds
-        rate = self.chunks / working if working > 0 else 0.0
-        text = (
-            f"{len(self.added)} added, {len(self.unchanged)} unchanged, "
-            f"{len(self.replaced)} replaced, {len(self.failed)} failed; "
-            f"{self.chunks} chunks in {self.seconds:.1f} s"
-        )
-        if self.model_seconds >= 0.1:
-            text += f" ({self.model_seconds:.1f} s of it loading the models)"
-        if self.chunks:
-            text += f"; {rate:.1f} chunks/s"
-        if self.skipped:
-            text += f"; {len(self.skipped)} unsupported files skipped"
-        return text
 
 
 @dataclass

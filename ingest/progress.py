@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
+from rag.ingest_report import Progress
 
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-
-    def advance(self, articles: int, chunks: int = 0) -> None: ...
-
-    def problem(self, line: str) -> None: ...
-
-    def close(self) -> None: ...
+__all__ = ["Progress", "SilentProgress", "progress_for"]
 
 
 class SilentProgress:

@@ -13,25 +13,45 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 if TYPE_CHECKING:
+    from rag.answer import Answer, Citation
     from rag.assistant import Assistant
+    from rag.chat import Chat
     from rag.config import Config
+    from rag.ingest_report import IngestReport, LoadError
     from rag.records import Article, ArticleInfo
+    from rag.retrieve import Filters
 
-__all__ = ["Article", "ArticleInfo", "Assistant", "Config"]
+#: Where each public name lives; imported on first use so that `import rag` (and the CLI's fast
+#: paths) stay cheap.
+_PUBLIC = {
+    "Answer": "rag.answer",
+    "Article": "rag.records",
+    "ArticleInfo": "rag.records",
+    "Assistant": "rag.assistant",
+    "Chat": "rag.chat",
+    "Citation": "rag.answer",
+    "Config": "rag.config",
+    "Filters": "rag.retrieve",
+    "IngestReport": "rag.ingest_report",
+    "LoadError": "rag.ingest_report",
+}
+__all__ = [
+    "Answer",
+    "Article",
+    "ArticleInfo",
+    "Assistant",
+    "Chat",
+    "Citation",
+    "Config",
+    "Filters",
+    "IngestReport",
+    "LoadError",
+]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy so that `import rag` (and the CLI's fast paths) stay cheap.
-    if name == "Assistant":
-        from rag.assistant import Assistant
+    if name in _PUBLIC:
+        import importlib
 
-        return Assistant
-    if name == "Config":
-        from rag.config import Config
-
-        return Config
-    if name in ("Article", "ArticleInfo"):
-        from rag import records
-
-        return getattr(records, name)
-    raise AttributeError(name)
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'rag' has no attribute {name!r}")

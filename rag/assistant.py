@@ -5,22 +5,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rag.answer import Answer
 from rag.chat import Answerer, AnswerStream, Chat, Rewriter, condense
 from rag.config import ANSWER_MODES, Config
 from rag.embeddings import Embedder, make_embedder
 from rag.extractive import ExtractiveAnswerer
+from rag.ingest_report import IngestReport, Progress, ingest_function
 from rag.keyword import KeywordIndex
 from rag.records import Article, ArticleInfo
 from rag.retrieve import Filters, Retriever
 from rag.store import Store
 from rag.support import SupportScorer
-
-if TYPE_CHECKING:
-    from ingest.pipeline import IngestReport
-    from ingest.progress import Progress
 
 
 class Assistant:
@@ -55,15 +52,13 @@ class Assistant:
     ) -> IngestReport:
         """Add articles from files, folders, JSONL files and URLs; unchanged ones are skipped,
         changed ones (same URL or path, new text) replace their old version."""
-        from ingest.pipeline import ingest
-
         refs: list[str | Path] = []
         for source in sources:
             if isinstance(source, (str, Path)):
                 refs.append(source)
             else:
                 refs.extend(source)
-        return ingest(refs, self.store, self.embedder, self.config, progress)
+        return ingest_function()(refs, self.store, self.embedder, self.config, progress)
 
     @functools.cached_property
     def retriever(self) -> Retriever:

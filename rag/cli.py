@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import rag  # noqa: F401  (sets the offline and no-telemetry defaults first)
 from rag.config import EMBED_BACKENDS, Config
-from rag.embeddings import EmbeddingError, embedding_model_name
+from rag.embeddings import EmbeddingError
 from rag.store import Store, StoreError
 
 
@@ -32,22 +32,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def _open_store(config: Config) -> Store:
     """The library for reading and removing, without loading the embedding model."""
     return Store.open(config, None)
-
-
-def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.progress import progress_for
-    from rag.assistant import Assistant
-
-    config = config_from_args(args)
-    if args.if_empty:
-        existing = Store.open(config, embedding_model_name(config.embed_model)).documents()
-        if existing:
-            print(f"library has {len(existing)} articles; nothing ingested (--if-empty)")
-            return 0
-    qa = Assistant.open(config)
-    report = qa.ingest(*args.sources, progress=progress_for(sys.stderr))
-    print(report.summary())
-    return 0 if report.ok else 1
 
 
 def cmd_docs_list(args: argparse.Namespace) -> int:
@@ -219,13 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the bundled model runs (RAG_EMBED_BACKEND, default auto: onnx)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    ingest = sub.add_parser("ingest", help="add articles from files, folders, JSONL or URLs")
-    ingest.add_argument("sources", nargs="+", metavar="PATH|URL")
-    ingest.add_argument(
-        "--if-empty", action="store_true", help="do nothing when the library has articles"
-    )
-    ingest.set_defaults(func=cmd_ingest)
 
     docs = sub.add_parser("docs", help="list or remove the articles in the library")
     docs_sub = docs.add_subparsers(dest="docs_command", required=True, metavar="ACTION")

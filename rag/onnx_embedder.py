@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import DEFAULT_EMBED_MODEL
-from rag.embeddings import EmbeddingError, bundled_model_path, embedding_model_name
+from rag.embedder import EmbeddingError, bundled_model_path, embedding_model_name
 
 #: Bumped whenever the export changes, so that a stale cached model is not reused.
 EXPORT_VERSION = "1"

@@ -4,6 +4,7 @@ between polls, failing and redirecting routes, ETag/Last-Modified validators ans
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import threading
 import time
@@ -76,6 +77,11 @@ class FeedSite:
 def handler_for(site: FeedSite) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            # The client may go away mid-answer (a watcher stopped while fetching).
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._answer()
+
+        def _answer(self) -> None:
             site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             route = site.routes.get(self.path)
             if route is None:

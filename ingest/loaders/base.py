@@ -7,25 +7,12 @@ import email.utils
 import re
 from pathlib import Path
 
+from rag.ingest_report import LoadError, printable
+
+__all__ = ["LoadError", "printable"]
+
 BINARY_SNIFF = 8192
 TITLE_CHARS = 100
-
-
-class LoadError(Exception):
-    """An input that cannot become an article; ``str()`` is the one line shown to the user."""
-
-    def __init__(self, source: str, reason: str) -> None:
-        # One line whatever a parser's message holds (YAML's spans several).
-        reason = printable(" ".join(reason.split()))
-        super().__init__(f"{printable(source)}: {reason}")
-        self.source = source
-        self.reason = reason
-
-
-def printable(name: str) -> str:
-    """``name`` with control and direction-changing characters escaped, so that a hostile
-    file name can neither break a log line nor reverse what follows it."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
 
 
 def mb(n: int) -> str:
