@@ -7,6 +7,7 @@ is its own; figures are medians over repeats (throughput) or percentiles over qu
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import statistics
@@ -110,6 +111,11 @@ def run_bench(
     (at each library size) and LLM mode with the real small model when it is built, each step
     in its own process. The largest library is kept in ``library`` when given (to profile
     it), else deleted."""
+    if not only_llm and importlib.util.find_spec("llama_index.embeddings.huggingface") is None:
+        raise ValueError(
+            "rag bench measures ingest beside the LlamaIndex quickstart, which needs the bench "
+            "extra: pip install -e '.[bench]' (make install-dev includes it)"
+        )
     data = load_dataset(dataset)
     corpus = data.corpus
     backend = os.environ.get("RAG_EMBED_BACKEND") or DEFAULT_BACKEND
