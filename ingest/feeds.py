@@ -11,6 +11,7 @@ the others; a stop request ends the poll between articles, so nothing is half-wr
 from __future__ import annotations
 
 import calendar
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from ingest.subscriptions import Subscription, Subscriptions, is_feed_url, norma
 from rag.config import Config
 from rag.embeddings import Embedder
 from rag.records import Article
-from rag.store import Store
+from rag.store import Store, StoreError
 
 #: The longest wait before retrying a failing subscription (seconds).
 MAX_BACKOFF = 3600.0
@@ -217,11 +218,17 @@ class Watcher:
     ) -> None:
         """Poll whatever is due until ``stop`` is set."""
         while not stop.is_set():
-            for result in self.poll_due(stop):
-                if on_result is not None:
-                    on_result(result)
+            try:
+                for result in self.poll_due(stop):
+                    if on_result is not None:
+                        on_result(result)
+                wait = min(self.next_due(), self.config.watch_interval, 30.0)
+            except StoreError as exc:
+                # The library itself failed (a Chroma server restarting): try again shortly.
+                print(f"rag watch: {exc}; trying again", file=sys.stderr, flush=True)
+                wait = min(self.config.watch_interval, 30.0)
             # Waits are capped so that a subscription added by another process is seen soon.
-            stop.wait(min(self.next_due(), self.config.watch_interval, 30.0) + 0.05)
+            stop.wait(wait + 0.05)
 
     # -- feeds ---------------------------------------------------------------------------------
 

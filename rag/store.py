@@ -668,8 +668,14 @@ class Store:
     @_pinned
     def records(self, kind: str) -> dict[str, str]:
         """Every record of ``kind`` kept in the library beside its articles (key -> text)."""
+        name = f"{self.collection_name}-{kind}"
         try:
-            got = self.read_all(self._side(kind), include=["documents"])
+            # Reading creates nothing: a collection is made by the first write, in its turn.
+            if name not in {self._name(c) for c in self.client.list_collections()}:
+                return {}
+            got = self.read_all(
+                self.client.get_collection(name, embedding_function=None), include=["documents"]
+            )
         except Exception as exc:
             raise StoreError(f"cannot read the library's {kind}: {exc}") from exc
         return dict(zip(got["ids"], got["documents"], strict=True))
