@@ -264,11 +264,13 @@ class Watcher:
         for entry in tried:
             if sub.seen.get(entry.key) != entry.version:
                 self._tried(sub, entry)
-        # The validators are kept only once the entries are stored: a poll cut short by a
-        # stop request asks for the whole feed again next time.
-        if not stop.is_set():
-            sub.etag = got.headers.get("etag", "")
-            sub.modified = got.headers.get("last-modified", "")
+        # The validators are kept only once every entry is stored or given up: a poll cut
+        # short by a stop request, or an entry whose page is to be tried again, asks for the
+        # whole feed next time (a 304 would hide them).
+        pending = any(sub.seen.get(e.key) != e.version for e in todo)
+        done = not stop.is_set() and not pending
+        sub.etag = got.headers.get("etag", "") if done else ""
+        sub.modified = got.headers.get("last-modified", "") if done else ""
         result.added, result.replaced = len(report.added), len(report.replaced)
         result.unchanged = len(report.unchanged)
         result.failed = [str(f) for f in report.failed]
