@@ -43,6 +43,10 @@ class FeedSite:
         self.routes[path] = Route(body=html.encode())
         return self.base + path
 
+    def story(self, path: str, title: str, date: str, *paragraphs: str) -> dict[str, str]:
+        """Serve an article page at ``path`` and return its feed entry (dated ``date``)."""
+        return {"link": self.page(path, title, *paragraphs), "title": title, "date": date}
+
     def feed(
         self, path: str, title: str, entries: list[dict[str, str]], validators: bool = True
     ) -> str:

@@ -201,22 +201,13 @@ def test_empty_library_says_so(page: Any) -> None:
 
 def test_follow_a_feed_from_the_library_tab(page: Any) -> None:
     with feed_site() as site:
-        site.page(
+        ferry = site.story(
             "/news/ferry",
             "Lund ferry resumes sailing",
+            "Tue, 01 Dec 2026 07:00:00 GMT",
             "The Lund ferry resumed sailing on Monday after repairs, the operator Kai Berg said.",
         )
-        url = site.feed(
-            "/rss",
-            "Harbour Gazette",
-            [
-                {
-                    "link": site.base + "/news/ferry",
-                    "title": "Lund ferry resumes sailing",
-                    "date": "Tue, 01 Dec 2026 07:00:00 GMT",
-                }
-            ],
-        )
+        url = site.feed("/rss", "Harbour Gazette", [ferry])
         page.get_by_role("tab", name="Library").click()
         page.fill("#feed-url textarea", url)
         page.click("#follow")

@@ -63,23 +63,14 @@ def test_two_servers_and_one_feed_worker_on_a_chroma_server(
     settings = {"RAG_CHROMA_URL": chroma_server, "RAG_COLLECTION": COLLECTION}
     worker_home = tmp_path / "worker"
     with feed_site() as site:
-        site.page(
+        lighthouse = site.story(
             "/news/lighthouse",
             "Vasby lighthouse relit",
+            "Wed, 02 Dec 2026 06:00:00 GMT",
             "The Vasby lighthouse was reopened on Sunday by the coast guard officer Maja Lind.",
             "It had been dark for eleven years.",
         )
-        feed = site.feed(
-            "/rss",
-            "Coast News",
-            [
-                {
-                    "link": site.base + "/news/lighthouse",
-                    "title": "Vasby lighthouse relit",
-                    "date": "Wed, 02 Dec 2026 06:00:00 GMT",
-                }
-            ],
-        )
+        feed = site.feed("/rss", "Coast News", [lighthouse])
         for server in servers:
             assert all("Vasby" not in c for c in cited_ids(server))
         done = rag(worker_home, "watch", feed, "--once", RAG_ALLOW_PRIVATE_URLS="1", **settings)
