@@ -363,9 +363,11 @@ def _serve(app: gr.Blocks, qa: Assistant, host: str, port: int, auth: Any) -> No
     from fastapi import FastAPI
 
     from ui.api import api_router
+    from ui.openai_api import openai_router
 
     server = FastAPI(title="News Q&A", docs_url="/docs", redoc_url=None)
     server.include_router(api_router(qa, auth))
+    server.include_router(openai_router(qa, auth))
     app.queue(default_concurrency_limit=16)
     server = gr.mount_gradio_app(
         server,
