@@ -223,3 +223,7 @@ def test_the_http_api_asks_for_the_same_login(page: Page) -> None:
     assert c["end"] - c["start"] == len(c["quote"])
     bad = httpx.post(f"{page.url}/api/ask", json={"question": ""}, auth=(USER, PASSWORD))
     assert bad.status_code == 422
+    # The OpenAI-compatible endpoint too.
+    assert httpx.get(f"{page.url}/v1/models", timeout=30).status_code == 401
+    models = httpx.get(f"{page.url}/v1/models", auth=(USER, PASSWORD), timeout=30)
+    assert models.status_code == 200 and models.json()["data"][0]["id"] == "rag-news"
