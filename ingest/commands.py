@@ -7,7 +7,6 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from types import FrameType
 from typing import Any
 
@@ -31,18 +30,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _when(stamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else "never"
-
-
 def _print_list(watcher: Any) -> int:
+    from ingest.subscriptions import when
+
     subs = watcher.subscriptions.all()
     if not subs:
         print("the library follows no feeds or folders; add one with: rag watch FEED_URL|FOLDER")
     for s in subs:
         error = f"  last error: {s.last_error}" if s.last_error else ""
         print(
-            f"{s.kind:6}  {s.ref}  {s.title!r}  last poll {_when(s.last_poll)}, "
+            f"{s.kind:6}  {s.ref}  {s.title!r}  last poll {when(s.last_poll)}, "
             f"{s.articles} articles, {len(s.seen)} entries seen{error}"
         )
     return 0

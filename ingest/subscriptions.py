@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,11 @@ KIND = "feeds"
 #: Entries remembered per subscription, newest kept: a feed lists its last few dozen entries,
 #: and one that has dropped out of it does not come back.
 MAX_SEEN = 5_000
+
+
+def when(stamp: float) -> str:
+    """A subscription's time (seconds since the epoch) as local ``YYYY-MM-DD HH:MM``."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else "never"
 
 
 def is_feed_url(ref: str) -> bool:

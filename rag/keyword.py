@@ -105,6 +105,8 @@ class _Delta:
     article_ids: tuple[str, ...] = ()
     metas: tuple[dict[str, Any], ...] = ()
     counts: tuple[Counter[str], ...] = ()
+    #: Terms in each chunk (BM25's document length).
+    lengths: tuple[int, ...] = ()
     df: Counter[str] = field(default_factory=Counter)
 
     def plus(self, ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> _Delta:
@@ -117,7 +119,8 @@ class _Delta:
             self.article_ids + tuple(m["article_id"] for m in metas),
             self.metas + tuple(_filter_meta(m) for m in metas),
             self.counts + tuple(counts),
-            df,
+            lengths=self.lengths + tuple(sum(c.values()) for c in counts),
+            df=df,
         )
 
     def without(self, gone: Collection[str]) -> _Delta:
@@ -133,7 +136,8 @@ class _Delta:
             tuple(self.article_ids[i] for i in keep),
             tuple(self.metas[i] for i in keep),
             counts,
-            df,
+            lengths=tuple(self.lengths[i] for i in keep),
+            df=df,
         )
 
 
@@ -507,8 +511,7 @@ class KeywordIndex:
         for i, counts in enumerate(delta.counts):
             if not any(w in counts for w in idf) or (where and not _matches(delta.metas[i], where)):
                 continue
-            length = sum(counts.values())
-            norm = k1 * (1 - b + b * length / snap.base.avgdl)
+            norm = k1 * (1 - b + b * delta.lengths[i] / snap.base.avgdl)
             score = sum(idf[w] * counts[w] / (counts[w] + norm) for w in words if w in counts)
             if score > 0:
                 hits.append(KeywordHit(delta.chunk_ids[i], delta.article_ids[i], score))

@@ -3,24 +3,20 @@ watcher), see each subscription's last poll and last error, stop following one."
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
 from ingest.feeds import Watcher
+from ingest.subscriptions import when
 
 HEADERS = ["feed or folder", "title", "last poll", "last error", "articles", "entries seen"]
 
 
-def _when(stamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else "never"
-
-
 def feed_rows(watcher: Watcher) -> list[list[Any]]:
     return [
-        [s.ref, s.title, _when(s.last_poll), s.last_error, s.articles, len(s.seen)]
+        [s.ref, s.title, when(s.last_poll), s.last_error, s.articles, len(s.seen)]
         for s in watcher.subscriptions.all()
     ]
 
