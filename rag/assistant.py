@@ -16,7 +16,7 @@ from rag.ingest_report import IngestReport, Progress, ingest_function
 from rag.keyword import KeywordIndex
 from rag.records import Article, ArticleInfo
 from rag.retrieve import Filters, Retriever
-from rag.store import Store
+from rag.store import Store, StoreError
 from rag.support import SupportScorer
 
 
@@ -29,23 +29,31 @@ class Assistant:
     >>> chat = qa.chat(); chat.ask("..."); chat.ask("and what did he say?")
     """
 
-    def __init__(self, config: Config, store: Store, embedder: Embedder) -> None:
+    def __init__(self, config: Config, store: Store, embedder: Embedder, llm: Any = None) -> None:
         self.config = config
         self.store = store
         self.embedder = embedder
+        #: The LlamaIndex LLM of LLM mode, when the user brought one.
+        self.llm = llm
 
     @classmethod
-    def open(cls, config: Config | None = None, **settings: Any) -> Assistant:
+    def open(cls, config: Config | None = None, llm: Any = None, **settings: Any) -> Assistant:
         """Open (or create) the library that ``config`` or ``RAG_*`` settings name.
 
         Keyword settings override fields of the config, e.g. ``Assistant.open(home="lib")``.
+        ``llm`` is any LlamaIndex ``LLM`` to answer with (LLM mode becomes the default); without
+        it, LLM mode uses the OpenAI-compatible endpoint of the settings.
         """
+        if llm is not None:
+            settings.setdefault("answer_mode", "llm")
+            # The endpoint settings are not needed: the model is given.
+            config = config or Config.from_env(answer_mode="extractive")
         config = config or Config.from_env()
         if settings:
             config = config.with_(**settings)
-            config.validate()
+            config.validate(llm_given=llm is not None)
         embedder = make_embedder(config)
-        return cls(config, Store.open(config, embedder.name), embedder)
+        return cls(config, Store.open(config, embedder.name), embedder, llm)
 
     def ingest(
         self, *sources: str | Path | Iterable[str | Path], progress: Progress | None = None
@@ -74,7 +82,7 @@ class Assistant:
     def _llm(self) -> Any:
         from rag.llm import LLM
 
-        return LLM(self.config)
+        return LLM(self.config, self.llm)
 
     def answerer(self, mode: str | None = None) -> Answerer:
         """The answerer for ``mode`` (``extractive`` or ``llm``; default from the config)."""
@@ -82,7 +90,7 @@ class Assistant:
         if mode == "extractive":
             return ExtractiveAnswerer(self.scorer)
         if mode == "llm":
-            if not self.config.llm_configured:
+            if self.llm is None and not self.config.llm_configured:
                 raise ValueError(
                     "LLM mode needs an endpoint: set OPENAI_API_KEY for OpenAI, or "
                     "RAG_LLM_BASE_URL for another OpenAI-compatible server"
@@ -127,6 +135,51 @@ class Assistant:
     ) -> AnswerStream:
         """Answer one question, yielding the text as it comes."""
         return self.chat(mode, k, filters).stream(question)
+
+    # -- LlamaIndex ---------------------------------------------------------------------------
+
+    def as_vector_store(self) -> Any:
+        """The library's chunks as a LlamaIndex ``ChromaVectorStore``: each chunk a ``TextNode``
+        with ``ref_doc_id`` = the article id and its span in the article (see the README for
+        what a LlamaIndex write or delete does)."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        if self.store.chunks is None:
+            raise StoreError("the library is empty: ingest articles first")
+        return ChromaVectorStore(chroma_collection=self.store.chunks)
+
+    def as_embed_model(self) -> Any:
+        """The library's embedding model as a LlamaIndex ``BaseEmbedding``."""
+        from rag.llamaindex import LibraryEmbedding
+
+        return LibraryEmbedding(self.embedder)
+
+    def as_retriever(self, k: int | None = None, filters: Filters | None = None) -> Any:
+        """Our hybrid retrieval as a LlamaIndex ``BaseRetriever`` (``NodeWithScore``s)."""
+        from rag.llamaindex import LibraryRetriever
+
+        return LibraryRetriever(self.retriever, k or self.config.top_k, filters)
+
+    def as_query_engine(
+        self,
+        mode: str | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+        streaming: bool = False,
+    ) -> Any:
+        """A LlamaIndex query engine: cited answers, ``source_nodes`` = the citations."""
+        from rag.llamaindex import CitedQueryEngine
+
+        self.answerer(mode)  # a mode that cannot work fails here, not on the first query
+        return CitedQueryEngine(lambda: self.chat(mode, k, filters), streaming)
+
+    def as_chat_engine(
+        self, mode: str | None = None, k: int | None = None, filters: Filters | None = None
+    ) -> Any:
+        """A LlamaIndex chat engine over one conversation (``chat``), streaming included."""
+        from rag.llamaindex import CitedChatEngine
+
+        return CitedChatEngine(lambda: self.chat(mode, k, filters))
 
     def warm_up(self) -> None:
         """Load the models and build the keyword index now, so that the first question (or

@@ -134,8 +134,9 @@ class Config:
             changes["home"] = Path(changes["home"])
         return replace(self, **changes)
 
-    def validate(self) -> None:
-        """Raise ValueError naming the first setting that cannot work."""
+    def validate(self, llm_given: bool = False) -> None:
+        """Raise ValueError naming the first setting that cannot work (``llm_given``: LLM
+        mode has a model of the caller's, and needs no endpoint)."""
         if not 3 <= len(self.collection) <= 512:
             raise ValueError("collection name must have 3 to 512 characters")
         if self.chunk_tokens < 16:
@@ -164,7 +165,7 @@ class Config:
             raise ValueError(
                 f"answer mode must be one of {', '.join(ANSWER_MODES)}, got {self.answer_mode!r}"
             )
-        if self.answer_mode == "llm" and not self.llm_configured:
+        if self.answer_mode == "llm" and not self.llm_configured and not llm_given:
             raise ValueError(
                 "LLM mode needs an endpoint: set OPENAI_API_KEY for OpenAI, or "
                 "RAG_LLM_BASE_URL for another OpenAI-compatible server"

@@ -1,13 +1,13 @@
-"""Answers from any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, a llama.cpp server)
-through the ``openai`` package.
+"""Answers from an LLM: any LlamaIndex ``LLM`` (Ollama, Anthropic, Bedrock, Azure ...), by
+default one for an OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, a llama.cpp server).
 
 The passages go to the model fenced as untrusted data. The reply streams through a gate
 (``rag.grounding``) that holds each sentence until it ends and releases only those a passage
 supports, each cited with the sentence of the passage that backs it; the rest are counted and
 never shown as the answer. A question the passages do not answer is refused before the model is
 asked, and a reply with nothing supported gives way to the extractive answer (or the refusal).
-Failures of the server become one ``LLMError`` with a plain message; bounded retries and
-timeouts come from the client.
+Failures of the model become one ``LLMError`` with a plain message; bounded retries and
+timeouts come from the OpenAI client.
 """
 
 from __future__ import annotations
@@ -75,33 +75,51 @@ def fence(passages: Sequence[Passage]) -> tuple[str, str]:
 
 
 class LLM:
-    """A client of one OpenAI-compatible endpoint, with errors in plain words."""
+    """The model behind LLM mode: any LlamaIndex ``LLM`` (by default one for the configured
+    OpenAI-compatible endpoint, ``rag.openai_llm``), with its failures in plain words."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, model: Any = None) -> None:
         self.config = config
-        self.where = config.llm_base_url or "https://api.openai.com/v1"
-        self._client: Any = None
+        self._model = model
+        if model is None:
+            self.where = config.llm_base_url or "https://api.openai.com/v1"
+        else:
+            name = getattr(getattr(model, "metadata", None), "model_name", "") or ""
+            self.where = type(model).__name__ + (f" ({name})" if name else "")
 
     @property
-    def client(self) -> Any:
-        if self._client is None:
-            import openai
+    def model(self) -> Any:
+        """The LlamaIndex LLM this answers with (built from the config on first use)."""
+        if self._model is None:
+            from rag.openai_llm import openai_compatible
 
-            self._client = openai.OpenAI(
-                # Local servers take any key, but the client insists on one.
-                api_key=self.config.llm_api_key or "no-key",
-                base_url=self.config.llm_base_url,
-                timeout=self.config.llm_timeout,
-                max_retries=self.config.llm_retries,
-            )
-        return self._client
+            self._model = openai_compatible(self.config)
+        return self._model
+
+    @property
+    def _speaks_openai(self) -> bool:
+        """Whether the model takes OpenAI's request options (``stop``, ``max_tokens``) per
+        call; another integration gets the messages only and keeps its own settings."""
+        from llama_index.llms.openai import OpenAI
+
+        return isinstance(self.model, OpenAI)
+
+    def _options(self, max_tokens: int, stream: bool) -> dict[str, Any]:
+        if not self._speaks_openai:
+            return {}
+        options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": TEMPERATURE}
+        if stream:
+            options["stop"] = STOP
+        return options
 
     def explain(self, exc: Exception) -> LLMError:
-        """One readable message for a failure of the endpoint (never the API key)."""
+        """One readable message for a failure of the model (never the API key)."""
         import openai
 
         where, n = self.where, self.config.llm_retries + 1
         tries = f"{n} {'try' if n == 1 else 'tries'}"
+        if isinstance(exc, LLMError):
+            return exc
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             msg = f"the LLM server at {where} refused the API key: check OPENAI_API_KEY"
         elif isinstance(exc, openai.NotFoundError):
@@ -117,61 +135,50 @@ class LLM:
             msg = f"cannot reach the LLM server at {where} ({tries}): is it running?"
         elif isinstance(exc, openai.APIStatusError):
             msg = f"the LLM server at {where} failed with HTTP {exc.status_code} ({tries})"
-        else:
+        elif isinstance(exc, openai.OpenAIError):
             msg = f"the LLM server at {where} failed: {type(exc).__name__}"
+        else:
+            # A model of the user's own (a LlamaIndex integration): its message is theirs.
+            said = " ".join(str(exc).split())[:200]
+            msg = f"the LLM {where} failed: {type(exc).__name__}" + (f": {said}" if said else "")
         return LLMError(msg)
+
+    @staticmethod
+    def _messages(messages: list[dict[str, str]]) -> list[Any]:
+        from llama_index.core.llms import ChatMessage
+
+        return [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int = 200) -> str:
         """The whole reply to ``messages``."""
-        import openai
-
         try:
-            reply = self.client.chat.completions.create(
-                model=self.config.llm_model,
-                messages=messages,
-                max_tokens=max_tokens,
-                temperature=TEMPERATURE,
-            )
-        except openai.OpenAIError as exc:
+            reply = self.model.chat(self._messages(messages), **self._options(max_tokens, False))
+        except Exception as exc:
             raise self.explain(exc) from None
-        return str(reply.choices[0].message.content or "")
+        return str(reply.message.content or "")
 
     def stream(
         self, messages: list[dict[str, str]], max_tokens: int | None = None
     ) -> Iterator[str]:
         """The reply to ``messages`` piece by piece. A stream that breaks before its first
         piece is asked again (within the retry budget); one that breaks later raises."""
-        import httpx
-        import openai
-
+        chat = self._messages(messages)
+        options = self._options(max_tokens or MAX_REPLY_TOKENS, True)
         attempts = self.config.llm_retries + 1
         for attempt in range(attempts):
             got_any = finished = False
             try:
-                stream = self.client.chat.completions.create(
-                    model=self.config.llm_model,
-                    messages=messages,
-                    stream=True,
-                    max_tokens=max_tokens or MAX_REPLY_TOKENS,
-                    stop=STOP,
-                    temperature=TEMPERATURE,
-                )
-                for chunk in stream:
-                    if not chunk.choices:
-                        continue
-                    choice = chunk.choices[0]
-                    piece = choice.delta.content if choice.delta else None
+                for response in self.model.stream_chat(chat, **options):
+                    piece = response.delta
                     if piece:
                         got_any = True
                         yield piece
-                    if choice.finish_reason:
-                        finished = True
-            except (openai.APIConnectionError, httpx.HTTPError, openai.APIError) as exc:
-                broken_stream = isinstance(exc, httpx.HTTPError) or (
-                    isinstance(exc, openai.APIError)
-                    and not isinstance(exc, openai.APIStatusError | openai.APIConnectionError)
-                )
-                if not broken_stream:
+                    finished = finished or _finished(response)
+                # Only an OpenAI stream says how it ended; any other that ends without an
+                # error is whole.
+                finished = finished or not self._speaks_openai
+            except Exception as exc:
+                if not _broken_stream(exc):
                     raise self.explain(exc) from None
             if finished:
                 return
@@ -268,6 +275,23 @@ class LLMAnswerer:
             yield fallback.text
             draft = replace(fallback, dropped_markers=gate.dropped, mode="extractive")
         return replace(draft, unsupported=len(gate.unsupported), set_apart=apart)
+
+
+def _finished(response: Any) -> bool:
+    """Whether an OpenAI stream's chunk says the reply is complete."""
+    choices = getattr(response.raw, "choices", None)
+    return bool(choices and choices[0].finish_reason)
+
+
+def _broken_stream(exc: Exception) -> bool:
+    """Whether ``exc`` is a stream that broke on the wire (rather than a refusal)."""
+    import httpx
+    import openai
+
+    return isinstance(exc, httpx.HTTPError) or (
+        isinstance(exc, openai.APIError)
+        and not isinstance(exc, openai.APIStatusError | openai.APIConnectionError)
+    )
 
 
 def _drain(answer: Generator[str, None, Draft]) -> Draft:

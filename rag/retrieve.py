@@ -9,6 +9,7 @@ from typing import Any
 from rag.embeddings import Embedder
 from rag.items import asks_for_recency
 from rag.keyword import KeywordIndex
+from rag.nodes import is_ours
 from rag.store import Store, published_day
 
 #: The usual RRF constant: ranks deep in either list still count, but little.
@@ -142,9 +143,12 @@ class Retriever:
         if not best:
             return []
         got = self.store.chunks.get(ids=best[: k * 2], include=["documents", "metadatas"])
-        rows = dict(
-            zip(got["ids"], zip(got["documents"], got["metadatas"], strict=True), strict=True)
-        )
+        # Rows a LlamaIndex user wrote into the collection are not articles of ours: skipped.
+        rows = {
+            cid: (text, meta)
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            if is_ours(meta)
+        }
         # Articles removed or half-written since the candidates were found are never returned.
         ready = self.store.ready_ids(m["article_id"] for _, m in rows.values())
         dense_rank = {c: i for i, c in enumerate(similarity)}

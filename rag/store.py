@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import functools
+import logging
 import threading
 import time
 import uuid
@@ -29,7 +30,10 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag.config import Config
+from rag.nodes import LAYOUT, LAYOUT_KEY, chunk_node_fields, is_ours, stored_node_fields
 from rag.records import Article, ArticleInfo, Chunk
+
+log = logging.getLogger(__name__)
 
 MODEL_KEY = "embedding_model"
 READY = "ready"
@@ -238,8 +242,12 @@ class Store:
         if embedding_model is not None and store._config is not None:
             with store._writing():  # two processes creating one library take turns
                 store._attach(create=True)
+                store._upgrade()
         else:
             store._attach(create=embedding_model is not None)
+            if embedding_model is not None:
+                with store._writing():
+                    store._upgrade()
         store._seen = store.generation()
         if store._chunks is not None:
             store.recover()
@@ -407,11 +415,48 @@ class Store:
         self.embedding_model = self.embedding_model or recorded
         self._chunks, self._articles = chunks, articles
 
+    def _upgrade(self) -> None:
+        """Give the chunks of a library made by an earlier version the fields LlamaIndex reads
+        (``rag.nodes``), in place: their vectors and ids stay as they are."""
+        if self._chunks is None or (self._chunks.metadata or {}).get(LAYOUT_KEY) == LAYOUT:
+            return
+        total = int(self._chunks.count())
+        if total:
+            log.warning("upgrading this library's %d chunks for LlamaIndex (once)", total)
+        offset = 0
+        try:
+            while offset < total:
+                got = self._chunks.get(
+                    limit=PAGE, offset=offset, include=["documents", "metadatas"]
+                )
+                ids, metas = [], []
+                for cid, text, meta in zip(
+                    got["ids"], got["documents"], got["metadatas"], strict=True
+                ):
+                    if is_ours(meta) and "_node_content" not in meta:
+                        ids.append(cid)
+                        metas.append({**meta, **stored_node_fields(cid, text, meta)})
+                if ids:
+                    self._chunks.update(ids=ids, metadatas=metas)
+                if len(got["ids"]) < PAGE:
+                    break
+                offset += PAGE
+            layout = {**(self._chunks.metadata or {}), LAYOUT_KEY: LAYOUT}
+            self._chunks.modify(metadata=layout)
+        except Exception as exc:
+            raise StoreError(
+                f"cannot upgrade the library at {self._where()} for LlamaIndex: {exc}; "
+                "opening it again (rag ask, rag ingest, rag serve) tries again"
+            ) from exc
+
+    def _where(self) -> str:
+        return str(self._config.home) if self._config is not None else self.collection_name
+
     def _create_chunks(self) -> Any:
         try:
             return self.client.create_collection(
                 self.collection_name,
-                metadata={MODEL_KEY: self.embedding_model},
+                metadata={MODEL_KEY: self.embedding_model, LAYOUT_KEY: LAYOUT},
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
@@ -699,6 +744,7 @@ class Store:
     def _chunk_meta(article: Article, chunk: Chunk) -> dict[str, Any]:
         return _clean(
             {
+                **chunk_node_fields(article, chunk),
                 "article_id": chunk.article_id,
                 "chunk": chunk.index,
                 "start": chunk.start,
