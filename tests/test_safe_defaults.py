@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 USER, PASSWORD = "reader", "pw-open-sesame-31"
 SECRET = "sk-live-secret-key-8c1f0e"
+TOKEN = "api-token-5e2b91c4"
 #: RAG_MAX_ARTICLE_MB for the page: uploads are limited to four times it (80 KB).
 ARTICLE_MB = "0.02"
 UPLOAD_LIMIT = 80_000
@@ -51,6 +52,7 @@ def page(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterator
         PYTHONUNBUFFERED="1",
         RAG_UI_USER=USER,
         RAG_UI_PASSWORD=PASSWORD,
+        RAG_API_TOKEN=TOKEN,
         RAG_MAX_ARTICLE_MB=ARTICLE_MB,
         OPENAI_API_KEY=SECRET,
         RAG_LLM_BASE_URL=llm.state.url,
@@ -227,3 +229,64 @@ def test_the_http_api_asks_for_the_same_login(page: Page) -> None:
     assert httpx.get(f"{page.url}/v1/models", timeout=30).status_code == 401
     models = httpx.get(f"{page.url}/v1/models", auth=(USER, PASSWORD), timeout=30)
     assert models.status_code == 200 and models.json()["data"][0]["id"] == "rag-news"
+
+
+def test_the_api_takes_a_bearer_token_which_openai_clients_send_as_their_key(page: Page) -> None:
+    from openai import AuthenticationError, OpenAI
+
+    wrong = OpenAI(base_url=f"{page.url}/v1", api_key="not-the-token", max_retries=0)
+    with pytest.raises(AuthenticationError):
+        wrong.models.list()
+    client = OpenAI(base_url=f"{page.url}/v1", api_key=TOKEN, max_retries=0)
+    done = client.chat.completions.create(
+        model="rag-news", messages=[{"role": "user", "content": "Who is Wang Wentao?"}]
+    )
+    assert "[1]" in (done.choices[0].message.content or "")
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{page.url}/api/articles", headers=bearer, timeout=30).status_code == 200
+    refused = httpx.get(f"{page.url}/api/articles", timeout=30)
+    assert refused.status_code == 401 and "RAG_API_TOKEN" in refused.json()["detail"]
+
+
+def test_api_uploads_keep_the_pages_limits_and_the_url_guard(page: Page) -> None:
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    note = "Harbour reopens\n\nThe harbour of Port Elling reopened on Tuesday, officials said.\n"
+    files = [
+        ("files", ("port-elling.txt", note.encode(), "text/plain")),
+        ("files", ("big.txt", b"word " * (UPLOAD_LIMIT // 5 + 10), "text/plain")),
+        ("files", ("tool.exe", b"MZ\x90\x00", "application/octet-stream")),
+        (
+            "files",
+            (
+                "../../escape.md",
+                b"# Escape\n\nA file that names a folder above.\n",
+                "text/markdown",
+            ),
+        ),
+    ]
+    data = {"urls": [f"http://127.0.0.1:{page.port}/", "http://169.254.169.254/latest/meta-data/"]}
+    assert httpx.post(f"{page.url}/api/articles", files=files, data=data).status_code == 401
+    got = httpx.post(
+        f"{page.url}/api/articles", files=files, data=data, headers=bearer, timeout=120
+    )
+    assert got.status_code == 200, got.text
+    report = got.json()
+    assert len(report["added"]) == 2
+    failed = {f["source"]: f["reason"] for f in report["failed"]}
+    assert "larger than" in failed["big.txt"] and "file type" in failed["tool.exe"]
+    assert all("private" in failed[u] for u in data["urls"]), failed
+    assert len(failed) == 4
+    uploads = page.home / "uploads"
+    assert {"port-elling.txt", "escape.md"} <= {p.name for p in uploads.iterdir()}
+    assert not (page.home.parent / "escape.md").exists() and not (uploads / "big.txt").exists()
+    asked = httpx.post(
+        f"{page.url}/api/ask",
+        json={"question": "When did the harbour of Port Elling reopen?"},
+        headers=bearer,
+        timeout=60,
+    ).json()
+    assert "Tuesday" in asked["text"]
+    for article_id in report["added"]:
+        assert (
+            httpx.delete(f"{page.url}/api/articles/{article_id}", headers=bearer).status_code == 200
+        )

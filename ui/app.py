@@ -20,6 +20,7 @@ from rag.chat import Chat
 from rag.llm import LLMError
 from rag.retrieve import Filters
 from ui.feeds_panel import feeds_panel
+from ui.upload import UPLOAD_TYPES, ingest_uploads, upload_limit
 
 EXAMPLES = [
     "Who did Gina Raimondo meet in Beijing?",
@@ -192,7 +193,7 @@ def build_app(qa: Assistant, watcher: Watcher | None = None) -> gr.Blocks:
             with gr.Row():
                 files = gr.File(
                     file_count="multiple",
-                    file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".jsonl"],
+                    file_types=list(UPLOAD_TYPES),
                     label="Upload articles",
                     elem_id="upload",
                 )
@@ -307,8 +308,6 @@ def build_app(qa: Assistant, watcher: Watcher | None = None) -> gr.Blocks:
             pasted: str,
             progress: gr.Progress = gr.Progress(),  # noqa: B008  (Gradio's own idiom)
         ) -> tuple[Any, ...]:
-            from ui.upload import ingest_uploads
-
             log = ingest_uploads(qa, uploaded or [], pasted or "", progress)
             return (log, None, "", *refreshed())
 
@@ -343,31 +342,40 @@ def build_app(qa: Assistant, watcher: Watcher | None = None) -> gr.Blocks:
 
 
 def launch(
-    qa: Assistant, host: str, port: int, auth: tuple[str, str] | None, watch: bool = True
+    qa: Assistant,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None,
+    watch: bool = True,
+    api_token: str | None = None,
 ) -> None:
-    """Serve the page until interrupted; with ``watch``, follow the library's feeds too."""
+    """Serve the page until interrupted; with ``watch``, follow the library's feeds too.
+    ``auth`` is the page's login; it and ``api_token`` guard the HTTP API."""
     watcher = Watcher(qa.store, qa.embedder, qa.config)
     stop = threading.Event()
     if watch:
         threading.Thread(target=watcher.run, args=(stop,), name="feeds", daemon=True).start()
     app = build_app(qa, watcher)
     try:
-        _serve(app, qa, host, port, auth)
+        _serve(app, qa, host, port, auth, api_token)
     finally:
         stop.set()
 
 
-def _serve(app: gr.Blocks, qa: Assistant, host: str, port: int, auth: Any) -> None:
+def _serve(
+    app: gr.Blocks, qa: Assistant, host: str, port: int, auth: Any, api_token: str | None
+) -> None:
     """The page and the HTTP API (``/api``, docs at ``/docs``) on one server."""
     import uvicorn
     from fastapi import FastAPI
 
-    from ui.api import api_router
+    from ui.api import Access, api_router
     from ui.openai_api import openai_router
 
     server = FastAPI(title="News Q&A", docs_url="/docs", redoc_url=None)
-    server.include_router(api_router(qa, auth))
-    server.include_router(openai_router(qa, auth))
+    access = Access(auth, api_token)
+    server.include_router(api_router(qa, access))
+    server.include_router(openai_router(qa, access))
     app.queue(default_concurrency_limit=16)
     server = gr.mount_gradio_app(
         server,
@@ -376,7 +384,7 @@ def _serve(app: gr.Blocks, qa: Assistant, host: str, port: int, auth: Any) -> No
         auth=auth,
         css=CSS,
         show_error=False,
-        max_file_size=qa.config.max_article_bytes * 4,
+        max_file_size=upload_limit(qa),
         footer_links=[],
     )
     uvicorn.run(server, host=host, port=port, log_level="warning")

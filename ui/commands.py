@@ -25,7 +25,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"serving {len(qa.documents())} articles on http://{args.host}:{args.port}", file=sys.stderr
     )
     auth = (user, password) if user and password else None
-    launch(qa, args.host, args.port, auth, watch=not args.no_watch)
+    token = os.environ.get("RAG_API_TOKEN") or None
+    launch(qa, args.host, args.port, auth, watch=not args.no_watch, api_token=token)
     return 0
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from rag.answer import Answer
 from rag.assistant import Assistant
 from rag.chat import Chat
-from ui.api import login_guard
+from ui.api import Access, login_guard
 
 MODEL = "rag-news"
 
@@ -81,9 +81,9 @@ def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None = N
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-def openai_router(qa: Assistant, auth: tuple[str, str] | None) -> APIRouter:
+def openai_router(qa: Assistant, access: Access) -> APIRouter:
     """``/v1``: the models list and chat completions."""
-    router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(login_guard(auth))])
+    router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(login_guard(access))])
 
     @router.get("/models", summary="The one model: the library")
     def models() -> dict[str, Any]:

@@ -12,6 +12,16 @@ from typing import Any
 from rag.assistant import Assistant
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: The file types the page and the API take.
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
+#: An upload may be this many times ``max_article_bytes`` (a PDF or HTML file is larger than
+#: the text it holds; a JSONL file holds several articles).
+UPLOAD_FACTOR = 4
+
+
+def upload_limit(qa: Assistant) -> int:
+    """The most bytes one uploaded file may have."""
+    return qa.config.max_article_bytes * UPLOAD_FACTOR
 
 
 def safe_name(name: str) -> str:
@@ -43,10 +53,15 @@ class _GradioProgress:
         pass
 
 
-def ingest_uploads(qa: Assistant, uploaded: list[Any], pasted: str, bar: Any = None) -> str:
-    """Ingest the uploaded files and pasted URLs; a markdown log of what happened."""
+def upload_folder(qa: Assistant) -> Path:
     folder = Path(qa.config.home) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def ingest_uploads(qa: Assistant, uploaded: list[Any], pasted: str, bar: Any = None) -> str:
+    """Ingest the uploaded files and pasted URLs; a markdown log of what happened."""
+    folder = upload_folder(qa)
     sources: list[str | Path] = []
     for item in uploaded:
         path = Path(getattr(item, "name", None) or str(item))
