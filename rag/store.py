@@ -168,9 +168,39 @@ def _quiet_exit() -> None:
         thread.join(timeout=30)
 
 
+#: The systems this module made for itself (``fresh_client``); only those are ever stopped.
+#: A system from Chroma's cache may be shared with a client of the user's own in this process
+#: (a script that opens the library with ``chromadb.PersistentClient`` for LlamaIndex), and
+#: stopping it would break theirs.
+_MADE: set[int] = set()
+
+
+def fresh_client(config: Config) -> tuple[Any, Any]:
+    """A client of the embedded library on a Chroma system of its own, which reads the library
+    as it is now, and that system. Chroma caches one system per folder, with its vector index
+    loaded once: the cache is dropped before, so that the system is new, and after, so that no
+    other client shares it."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    try:
+        client = open_client(config)
+    finally:
+        SharedSystemClient.clear_system_cache()
+    system = _system_of(client)
+    if system is not None:
+        with _SYSTEMS_LOCK:
+            _MADE.add(id(system))
+    return client, system
+
+
 def _stop(system: Any) -> None:
     if _EXITING.is_set():
         return
+    with _SYSTEMS_LOCK:
+        if id(system) not in _MADE:
+            return  # it may serve another client in this process
+        _MADE.discard(id(system))
     with contextlib.suppress(Exception):
         system.stop()
 
@@ -280,18 +310,13 @@ class Store:
             return True
 
     def _open_afresh(self) -> None:
-        from chromadb.api.shared_system_client import SharedSystemClient
-
         assert self._config is not None
-        # Chroma caches one system per folder, its vector index loaded once: drop the cache
-        # so that the new client reads the index as it is now. Handles other threads hold keep
-        # working on the old system until they are done.
-        SharedSystemClient.clear_system_cache()
-        self.client = open_client(self._config)
+        # Handles other threads hold keep working on the old system until they are done.
+        self.client, system = fresh_client(self._config)
         self._attach(create=False)
         self._seen = self.generation()
         self._epoch += 1
-        self._swap_system()
+        self._swap_system(system)
 
     def _reopen_in_background(self) -> None:
         if self._reopening is not None and self._reopening.is_alive():
@@ -311,16 +336,12 @@ class Store:
             _REOPENING.discard(threading.current_thread())
 
     def _reopen_from(self, epoch: int) -> None:
-        from chromadb.api.shared_system_client import SharedSystemClient
-
         assert self._config is not None
         try:
             # Read before opening: a commit that lands meanwhile moves it again, and the next
             # check opens afresh once more.
             generation = self.generation()
-            SharedSystemClient.clear_system_cache()
-            client = open_client(self._config)
-            system = _system_of(client)
+            client, system = fresh_client(self._config)
             chunks = client.get_collection(self.collection_name, embedding_function=None)
             articles = client.get_collection(
                 f"{self.collection_name}-articles", embedding_function=None

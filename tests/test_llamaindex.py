@@ -92,6 +92,32 @@ def test_chroma_vector_store_reads_each_chunk_as_a_text_node_with_its_span(qa: A
     assert all(exact(qa, n.node) for n in nodes)
 
 
+def test_a_chroma_client_of_the_users_own_keeps_working_beside_the_assistant(home: Path) -> None:
+    # In a fresh process, as a user's script runs: their client is opened first. Chroma shares
+    # one system per folder in a process, and the assistant's store, which opens the library
+    # afresh, must not stop the system the user's client runs on.
+    code = f"""
+import chromadb
+from llama_index.core.vector_stores.types import VectorStoreQuery
+from llama_index.vector_stores.chroma import ChromaVectorStore
+from rag import Assistant
+client = chromadb.PersistentClient(path={str(home / "chroma")!r})
+store = ChromaVectorStore(chroma_collection=client.get_collection("articles"))
+qa = Assistant.open(home={str(home)!r})
+assert qa.ask({QUESTION!r}).citations
+qa.store.refresh(force=True)
+vector = qa.embedder.embed([{QUESTION!r}])[0].tolist()
+nodes = store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=3)).nodes
+print(sum(qa.article(n.ref_doc_id).text[n.start_char_idx : n.end_char_idx] == n.text
+          for n in nodes))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "3"
+
+
 def test_a_llamaindex_delete_removes_the_articles_chunks_and_it_is_never_cited(
     tmp_path: Path, embedder: Any
 ) -> None:
