@@ -92,6 +92,8 @@ class Chat:
     _focus: tuple[str, ...] = ()
     _articles: dict[str, Passage | None] = field(default_factory=dict)
     _words: dict[str, set[str]] = field(default_factory=dict)
+    #: The story and context before each turn of ``history``, for ``undo``.
+    _before: list[tuple[Story, ChatContext]] = field(default_factory=list)
 
     def ask(self, question: str) -> Answer:
         """Answer ``question`` in the light of the conversation so far."""
@@ -104,8 +106,21 @@ class Chat:
     def reset(self) -> None:
         """Start over: forget the history and the focus."""
         self.history.clear()
+        self._before.clear()
         self.context = ChatContext()
         self.story.clear()
+
+    def undo(self) -> Answer | None:
+        """Take back the last turn: the chat is as it was before it was asked."""
+        if not self.history:
+            return None
+        self.story, self.context = self._before.pop()
+        return self.history.pop()
+
+    def leave_story(self) -> None:
+        """Stop keeping to the story: the next question is answered from the whole library
+        (the history stays, so a follow-up can still refer back)."""
+        self.story = Story()
 
     def retrieve(self, standalone: str) -> list[Passage]:
         """Passages for the standalone question; a two-part question gets passages for each
@@ -216,6 +231,7 @@ class Chat:
             story.follow(answer.citations, moved=not on_story)
         answer = replace(answer, story=story.articles)
         # Only a finished turn joins the history: a failed one leaves the chat as it was.
+        self._before.append((self.story, replace(self.context)))
         self.history.append(answer)
         self.context.remember(answer.citations)
         self.story = story

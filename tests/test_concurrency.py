@@ -337,19 +337,26 @@ def test_sixteen_conversations_through_the_api_while_an_ingest_replaces_articles
     )
 
 
+#: A source card under an answer: its citation link's target, then its quote.
 CARD = re.compile(
-    r"data-article='([^']*)' data-start='(\d+)' data-end='(\d+)'>.*?"
-    r"<div class='quote'>“(.*?)”</div>",
+    r"href='#cite/([0-9a-f]+)/(\d+)/(\d+)'>\[\d+\]</a>.*?<div class='quote'>“(.*?)”</div>",
     re.S,
 )
+ANSWER = re.compile(r"<div class='answer'>(.*?)</div>", re.S)
 
 
 def message_text(message: dict) -> str:
-    """The text of a chat message as the Gradio client returns it."""
+    """The content of a chat message as the Gradio client returns it (the page's HTML)."""
     content = message.get("content")
     if isinstance(content, str):
         return content
     return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
+
+
+def answer_text(content: str) -> str:
+    """The answer's words in a chat message's HTML, without its sources."""
+    found = ANSWER.search(content)
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1] if found else content))
 
 
 @contextlib.contextmanager
@@ -392,13 +399,14 @@ def test_sixteen_conversations_through_the_page_while_it_ingests_uploads(
                     question, history, "extractive", 5, "", "", [], api_name="/ask"
                 )
                 ended = time.monotonic()
-                history, _, sources, _, _, status = out
+                history, _, _, status = out  # chatbot, box, story line, status
                 if status:
                     problems.append(f"{question!r}: {status}")
-                text = message_text(history[-1]) if history else ""
+                content = message_text(history[-1]) if history else ""
+                text = answer_text(content)
                 cited = [
                     (aid, int(a), int(b), html.unescape(q))
-                    for aid, a, b, q in CARD.findall(sources if isinstance(sources, str) else "")
+                    for aid, a, b, q in CARD.findall(content)
                 ]
                 refused = not cited
                 turns.append(Turned(n, question, accepted, text, refused, began, ended, cited, []))

@@ -401,3 +401,26 @@ def test_the_caption_is_not_cited_beside_the_body_sentence(lib: Library, scope: 
     answer = scoped_ask(lib, scope, "Who did Raimondo meet in Beijing?")
     lib.check(answer)
     assert all(CAPTION not in c.quote for c in answer.citations), describe(answer, lib)
+
+
+# --- undo and leaving the story (the page's Undo and "Leave this story") -----------------
+
+
+def test_undo_takes_back_a_turn_and_its_story_and_leaving_the_story_frees_the_chat(
+    lib: Library,
+) -> None:
+    chat = lib.qa.chat()
+    first = chat.ask("Who did Carlos Mendes meet in New Delhi?")
+    moved = chat.ask("Who did Anna Berg meet?")
+    assert lib.story(moved)[0] == "berg", describe(moved, lib)
+    assert chat.undo() == moved and chat.history == [first]
+    assert chat.story.articles == first.story
+    # As if the undone turn had never been asked: the follow-up is on Mendes's story.
+    again = chat.ask("What did he say about food safety?")
+    assert lib.cited(again) == ["mendes"] * len(again.citations), describe(again, lib)
+    chat.leave_story()
+    fragment = chat.ask("And how many companies?")
+    # Off the story, the whole library answers: the sample article's 27 companies lead.
+    assert lib.cited(fragment)[0] != "mendes", describe(fragment, lib)
+    assert chat.undo() == fragment and chat.undo() == again and chat.undo() == first
+    assert chat.undo() is None and chat.history == []

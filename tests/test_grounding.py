@@ -77,7 +77,8 @@ def test_the_gates_thresholds_are_the_ones_fitted_on_the_labelled_claims(embedde
 
 def test_the_page_says_what_was_held_back_and_shows_the_models_words_as_text() -> None:
     from rag.answer import Answer
-    from ui.app import held_back_note
+    from ui.chat_tab import held_back_note
+    from ui.render import answer_html
 
     assert held_back_note(Answer("q", "a [1].")) == ""
     answer = Answer(
@@ -85,7 +86,8 @@ def test_the_page_says_what_was_held_back_and_shows_the_models_words_as_text() -
     )
     note = held_back_note(answer)
     assert note.startswith("2 sentence(s) of the model's reply held back")
-    assert "<img" not in note and "&lt;img src=x" in note
+    shown = answer_html(answer, note)
+    assert "<img" not in shown and "&lt;img src=x" in shown
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from rag.assistant import Assistant
@@ -31,11 +33,16 @@ HARBOUR = (
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def home(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("page") / "lib"
+    assert Assistant.open(Config.from_env(home=path)).ingest(SAMPLES).ok
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(home: Path) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is needed for the page tests: apt-get install chromium")
-    home = tmp_path_factory.mktemp("page") / "lib"
-    assert Assistant.open(Config.from_env(home=home)).ingest(SAMPLES).ok
     port = free_port()
     # An LLM endpoint where nothing listens: LLM mode is offered, and fails readably.
     env = dict(
@@ -46,6 +53,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
         RAG_LLM_RETRIES="0",
         # The feeds a test serves live on 127.0.0.1.
         RAG_ALLOW_PRIVATE_URLS="1",
+        # Gradio's own test setting: a closed tab's state is deleted after 1 s, not an hour.
+        GRADIO_IS_E2E_TEST="1",
     )
     args = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
@@ -74,46 +83,178 @@ def new_conversation(page: Any) -> None:
 
 
 def ask(page: Any, question: str) -> str:
-    """Type a question, send it, and return the last answer's text once it is complete."""
-    before = page.locator("#chat [data-testid='bot']").count()
+    """Type a question, send it with Enter, and return the last answer's text once it is
+    complete (its sources are under it then)."""
+    before = page.locator("#chat .answer").count()
     page.fill("#question textarea", question)
-    page.click("#ask")
+    page.press("#question textarea", "Enter")
     try:
-        page.wait_for_function(
-            f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before}"
-        )
+        page.wait_for_function(f"document.querySelectorAll('#chat .answer').length > {before}")
     except Exception:
         page.screenshot(path=str(SHOTS / "failed-ask.png"))
         raise
-    # The answer is complete when the cards beside it (or the status line) are filled.
+    return str(page.locator("#chat .answer").last.inner_text())
+
+
+def last_sources(page: Any) -> str:
+    """All the text of the last answer's sources (cards included, open or not)."""
+    found = page.locator("#chat [data-testid='bot']").last.locator("details.sources")
+    return str(found.text_content()) if found.count() else ""
+
+
+def ask_failing(page: Any, question: str) -> str:
+    """Send a question that fails; the status line's text."""
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('⚠️')")
+    return str(page.inner_text("#status"))
+
+
+def test_the_header_says_what_the_library_holds(page: Any, home: Path) -> None:
+    page.wait_for_selector("#article-count")
+    docs = Assistant.open(Config.from_env(home=home)).documents()
+    header = page.inner_text("#header")
+    assert "News Q&A" in header and "answers: extractive" in header
+    assert page.inner_text("#article-count") == str(len(docs))
+    dates = sorted(d.published for d in docs if d.published)
+    assert f"published {dates[0]} to {dates[-1]}" in header
+    latest = page.locator("#latest label")
+    assert latest.count() == len(docs)
+    latest.filter(has_text="US-China communications").click()
     page.wait_for_function(
-        "!document.querySelector('#ask').disabled && "
-        "!document.querySelector('.progress-text, .eta-bar')"
+        "document.querySelector('#article-view h3')?.innerText.includes('US-China')"
     )
-    page.wait_for_timeout(500)
-    return str(page.locator("#chat [data-testid='bot']").last.inner_text())
+    # The example questions come from the newest articles.
+    examples = page.inner_text("#examples")
+    assert all(d.title[:20] in examples for d in docs)
+    page.screenshot(path=str(SHOTS / "0-header.png"))
 
 
-def test_answer_with_citation_opens_the_highlighted_quote(page: Any) -> None:
+def test_clicking_a_marker_opens_the_article_with_exactly_its_quote_marked(
+    page: Any, home: Path
+) -> None:
+    new_conversation(page)
     answer = ask(page, "How many Chinese companies were removed from a blacklist?")
     assert "27 Chinese companies" in answer and "[1]" in answer
-    assert "US-China communications" in page.inner_text("#sources")
+    # The asked-for number is in bold.
+    assert page.locator("#chat .answer").last.locator("b.item").inner_text() == "27"
+    assert "US-China communications" in last_sources(page)
     page.screenshot(path=str(SHOTS / "1-answer.png"))
-    page.locator("#citation-picker label").first.click()
+    page.locator("#chat .answer").last.locator("a.cite", has_text="[1]").click()
     mark = page.locator("#article-view mark")
     mark.wait_for()
-    assert "27 Chinese companies were removed from a blacklist" in mark.inner_text()
-    assert mark.is_visible()
+    expected = Assistant.open(Config.from_env(home=home)).ask(
+        "How many Chinese companies were removed from a blacklist?"
+    )
+    assert mark.inner_text() == expected.citation(1).quote
+    page.wait_for_timeout(300)
+    assert mark.is_visible() and mark.bounding_box() is not None
     page.screenshot(path=str(SHOTS / "2-citation-highlighted.png"))
 
 
-def test_follow_up_uses_the_conversation(page: Any) -> None:
+def test_every_answer_keeps_its_sources_and_the_story_is_in_view(page: Any) -> None:
     new_conversation(page)
-    ask(page, "Which companies were removed from a blacklist ahead of Raimondo's trip?")
-    answer = ask(page, "How many of them were there?")
-    assert "27" in answer
-    assert "Searched for" in page.inner_text("#rewritten")
-    page.screenshot(path=str(SHOTS / "3-follow-up.png"))
+    first = ask(page, "Which companies were removed from a blacklist ahead of Raimondo's trip?")
+    assert "blacklist" in first
+    second = ask(page, "How many of them were there?")
+    assert "27" in second
+    assert "Searched for" in page.locator("#chat .searched").last.inner_text()
+    ask(page, "What did Jake Sullivan call export controls?")
+    answers = page.locator("#chat [data-testid='bot']")
+    assert answers.count() == 3
+    first_sources = answers.first.locator("details.sources")
+    assert "US-China communications" in first_sources.inner_text()
+    first_sources.locator("summary").click()
+    assert first_sources.locator(".card .quote").first.is_visible()
+    assert "On: US-China communications" in page.inner_text("#story")
+    page.screenshot(path=str(SHOTS / "3-three-turns.png"))
+    page.click("#leave-story")
+    page.wait_for_function("!document.querySelector('#story').innerText.includes('On:')")
+
+
+def test_undo_and_retry_and_stop(page: Any) -> None:
+    new_conversation(page)
+    ask(page, "Who did Gina Raimondo meet in Beijing?")
+    ask(page, "How many Chinese companies were removed from a blacklist?")
+    page.click("#undo")
+    page.wait_for_function("document.querySelectorAll('#chat .answer').length == 1")
+    assert page.input_value("#question textarea") == (
+        "How many Chinese companies were removed from a blacklist?"
+    )
+    page.fill("#question textarea", "")
+    kept = page.locator("#chat .answer").last.element_handle()
+    page.click("#retry")
+    # Retry takes the last turn back (its message goes) and asks its question again.
+    page.wait_for_function("el => !el.isConnected", arg=kept)
+    page.wait_for_function("document.querySelectorAll('#chat .answer').length == 1")
+    assert "Wang Wentao" in page.locator("#chat .answer").last.inner_text()
+    page.click("#stop")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('Stopped')")
+    assert page.locator("#chat .answer").count() == 1
+    assert "27" in ask(page, "How many Chinese companies were removed from a blacklist?")
+
+
+def test_at_phone_width_nothing_scrolls_sideways(page: Any) -> None:
+    new_conversation(page)
+    ask(page, "Who did Gina Raimondo meet in Beijing?")
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.wait_for_timeout(500)
+        for tab in ("Chat", "Library"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{tab}: {width}px wide"
+        page.get_by_role("tab", name="Chat").click()
+        page.screenshot(path=str(SHOTS / "3b-phone.png"), full_page=True)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_a_closed_tab_frees_its_conversation(page: Any, server: str) -> None:
+    def live() -> int:
+        return int(httpx.get(f"{server}/api/status", timeout=30).json()["page_conversations"])
+
+    before = live()
+    context = page.context.browser.new_context()
+    other = context.new_page()
+    other.set_default_timeout(60_000)
+    other.goto(server)
+    other.wait_for_selector("#question textarea")
+    ask(other, "Who did Gina Raimondo meet in Beijing?")
+    assert live() == before + 1
+    other.close()
+    context.close()
+    deadline = time.monotonic() + 30
+    while live() != before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert live() == before
+
+
+def test_the_library_table_filters_and_sorts(page: Any) -> None:
+    page.get_by_role("tab", name="Library").click()
+    table = "#library"
+    page.wait_for_function(f"document.querySelector('{table}').innerText.includes('US-China')")
+    page.fill("#library-filter textarea", "communications trade")
+    page.wait_for_function(f"!document.querySelector('{table}').innerText.includes('Beijing [')")
+    assert "US-China communications" in page.inner_text(table)
+    page.fill("#library-filter textarea", "")
+    page.fill("#library-from textarea", "2023-08-01")
+    page.press("#library-from textarea", "Enter")
+    page.wait_for_function(f"!document.querySelector('{table}').innerText.includes('US-China')")
+    assert "Beijing [China]" in page.inner_text(table)
+    page.fill("#library-from textarea", "")
+    page.press("#library-from textarea", "Enter")
+    page.wait_for_function(f"document.querySelector('{table}').innerText.includes('US-China')")
+    # Newest first: the dated article, then the undated one; oldest first turns it round.
+    order = "t => { const s = document.querySelector('#library').innerText; "
+    order += "return (s.indexOf('Beijing [China]') < s.indexOf('US-China communications')) == t; }"
+    page.wait_for_function(order, arg=True)
+    page.locator("#library-order label", has_text="oldest first").click()
+    page.wait_for_function(order, arg=False)
+    page.screenshot(path=str(SHOTS / "4a-library-filtered.png"))
+    page.locator("#library-order label", has_text="newest first").click()
+    page.get_by_role("tab", name="Chat").click()
 
 
 def test_upload_answer_then_remove(page: Any, tmp_path: Path) -> None:
@@ -143,7 +284,7 @@ def test_upload_answer_then_remove(page: Any, tmp_path: Path) -> None:
     new_conversation(page)
     answer = ask(page, "How many fishing boats returned to the harbour of Port Elling?")
     assert "42 fishing boats" in answer
-    assert "Harbour of Port Elling reopens" in page.inner_text("#sources")
+    assert "Harbour of Port Elling reopens" in last_sources(page)
     page.screenshot(path=str(SHOTS / "5-answer-from-upload.png"))
 
     page.get_by_role("tab", name="Library").click()
@@ -158,7 +299,7 @@ def test_upload_answer_then_remove(page: Any, tmp_path: Path) -> None:
     new_conversation(page)
     answer = ask(page, "How many fishing boats returned to the harbour of Port Elling?")
     assert "42 fishing boats" not in answer
-    assert "Port Elling" not in page.inner_text("#sources")
+    assert "Port Elling" not in last_sources(page)
     page.screenshot(path=str(SHOTS / "7-gone-from-answers.png"))
 
 
@@ -170,6 +311,8 @@ def test_llm_down_shows_a_message_and_the_page_keeps_working(page: Any) -> None:
     page.click("#ask")
     page.wait_for_function("document.querySelector('#status').innerText.includes('LLM server')")
     assert "cannot reach the LLM server" in page.inner_text("#status")
+    # Nothing is lost: the question is back in the box.
+    assert page.input_value("#question textarea") == "Who did Gina Raimondo meet in Beijing?"
     page.screenshot(path=str(SHOTS / "8-llm-down.png"))
     page.locator("#mode label", has_text="extractive").click()
     assert "Wang Wentao" in ask(page, "Who did Gina Raimondo meet in Beijing?")
@@ -227,4 +370,4 @@ def test_follow_a_feed_from_the_library_tab(page: Any) -> None:
     new_conversation(page)
     answer = ask(page, "Who operates the Lund ferry?")
     assert "Kai Berg" in answer
-    assert "Harbour Gazette" in page.inner_text("#sources")
+    assert "Harbour Gazette" in last_sources(page)

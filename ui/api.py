@@ -111,8 +111,10 @@ def _checked(qa: Assistant, work: Callable[[], _T]) -> _T:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
 
 
-def api_router(qa: Assistant, access: Access) -> APIRouter:
-    """``/api``: ask, chat, and the library's articles."""
+def api_router(
+    qa: Assistant, access: Access, page_conversations: Callable[[], int] = lambda: 0
+) -> APIRouter:
+    """``/api``: ask, chat, the library's articles, and its status."""
     router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(login_guard(access))])
     conversations = Conversations()
 
@@ -143,6 +145,21 @@ def api_router(qa: Assistant, access: Access) -> APIRouter:
         with conversation.turn:
             answer = _checked(qa, lambda: conversation.chat.ask(body.question))
         return {"conversation_id": conversation.id, **answer.to_dict()}
+
+    @router.get("/status", summary="The library at a glance, and the conversations held")
+    def status_() -> dict[str, Any]:
+        docs = qa.documents()
+        dates = sorted(d.published[:10] for d in docs if d.published)
+        return {
+            "articles": len(docs),
+            "sources": sorted({d.source for d in docs if d.source}),
+            "published_from": dates[0] if dates else "",
+            "published_to": dates[-1] if dates else "",
+            "newest_added": max((d.ingested_at for d in docs), default=""),
+            "answer_mode": qa.config.answer_mode,
+            "api_conversations": len(conversations),
+            "page_conversations": page_conversations(),
+        }
 
     @router.get("/articles", summary="The articles in the library, newest first")
     def articles() -> list[dict[str, Any]]:

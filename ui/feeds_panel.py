@@ -10,6 +10,7 @@ import gradio as gr
 
 from ingest.feeds import Watcher
 from ingest.subscriptions import when
+from ui.render import md_text
 
 HEADERS = ["feed or folder", "title", "last poll", "last error", "articles", "entries seen"]
 
@@ -21,12 +22,10 @@ def feed_rows(watcher: Watcher) -> list[list[Any]]:
     ]
 
 
-def feeds_panel(
-    watcher: Watcher, library_outputs: list[Any], refreshed: Callable[[], tuple[Any, ...]]
-) -> tuple[list[Any], Callable[[], tuple[Any, ...]]]:
-    """The feed controls, inside the current Blocks; ``refreshed`` gives the new values of
-    ``library_outputs`` after a poll added articles. Returns the components that show the
-    subscriptions and the function that gives their current values (for the page's load)."""
+def feeds_panel(watcher: Watcher) -> tuple[list[Any], Callable[[], tuple[Any, ...]], Any]:
+    """The feed controls, inside the current Blocks. Returns the components that show the
+    subscriptions, the function that gives their current values (for the page's load), and
+    the event of following one (its poll may add articles: the page chains its refresh)."""
     gr.Markdown("### Feeds and folders followed")
     table = gr.Dataframe(
         feed_rows(watcher), headers=HEADERS, interactive=False, elem_id="feeds", wrap=True
@@ -49,33 +48,26 @@ def feeds_panel(
     def follow_now(text: str) -> tuple[Any, ...]:
         text = (text or "").strip()
         if not text:
-            return ("Give a feed URL or a folder.", gr.update(), gr.update(), *refreshed())
+            return ("Give a feed URL or a folder.", gr.update(), gr.update())
         try:
             sub = watcher.follow(text)
         except ValueError as exc:
-            return (str(exc), gr.update(), gr.update(), *refreshed())
+            return (md_text(str(exc)), gr.update(), gr.update())
         result = watcher.poll(sub)
-        note = f"Following {sub.kind} `{sub.ref}`; polled now: "
+        note = f"Following {sub.kind} {md_text(sub.ref)}; polled now: "
         lines = result.line().split("\n", 1)
-        return (
-            note + lines[0].split(": ", 1)[1] + ("\n" + lines[1] if len(lines) > 1 else ""),
-            feed_rows(watcher),
-            choices(),
-            *refreshed(),
-        )
+        said = lines[0].split(": ", 1)[1] + ("\n" + lines[1] if len(lines) > 1 else "")
+        return (note + md_text(said).replace("\n", "  \n"), feed_rows(watcher), choices())
 
     def unfollow(ref_: str | None) -> tuple[Any, ...]:
         if not ref_:
             return "Choose a feed.", gr.update(), gr.update()
         gone = watcher.unfollow(ref_)
-        msg = f"No longer following `{ref_}`; its articles stay." if gone else "Not followed."
+        msg = (
+            f"No longer following {md_text(ref_)}; its articles stay." if gone else "Not followed."
+        )
         return msg, feed_rows(watcher), choices()
 
-    follow.click(
-        follow_now,
-        ref,
-        [log, table, chosen, *library_outputs],
-        api_visibility="private",
-    )
+    followed = follow.click(follow_now, ref, [log, table, chosen], api_visibility="private")
     forget.click(unfollow, chosen, [log, table, chosen], api_visibility="private")
-    return [table, chosen], lambda: (feed_rows(watcher), choices())
+    return [table, chosen], lambda: (feed_rows(watcher), choices()), followed

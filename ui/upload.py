@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.assistant import Assistant
+from ui.render import md_text
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: The file types the page and the API take.
@@ -75,6 +76,8 @@ def ingest_uploads(qa: Assistant, uploaded: list[Any], pasted: str, bar: Any = N
         return "Choose files to upload or paste URLs first."
     progress = _GradioProgress(bar) if bar is not None else None
     report = qa.ingest(*sources, progress=progress)
-    lines = [f"**{report.summary()}**"]
-    lines += [f"- ⚠️ `{Path(str(f.source)).name}`: {f.reason}" for f in report.failed]
+    lines = [f"**{md_text(report.summary())}**"]
+    lines += [
+        f"- ⚠️ {md_text(Path(str(f.source)).name)}: {md_text(f.reason)}" for f in report.failed
+    ]
     return "\n".join(lines)
