@@ -211,11 +211,38 @@ def test_at_phone_width_nothing_scrolls_sideways(page: Any) -> None:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+def test_dark_mode_keeps_answers_and_the_marked_quote_readable(page: Any, server: str) -> None:
+    context = page.context.browser.new_context(
+        viewport={"width": 1200, "height": 900}, color_scheme="dark"
+    )
+    dark = context.new_page()
+    dark.set_default_timeout(60_000)
+    dark.goto(f"{server}/?__theme=dark")
+    dark.wait_for_selector("#question textarea")
+    ask(dark, "How many Chinese companies were removed from a blacklist?")
+    dark.locator("#chat .answer a.cite").last.click()
+    dark.locator("#article-view mark").wait_for()
+    colours = dark.evaluate(
+        """() => { const m = getComputedStyle(document.querySelector('#article-view mark'));
+          const dark = [document.body, document.documentElement]
+            .some(e => e.classList.contains('dark'));
+          return [dark, m.color, m.backgroundColor]; }"""
+    )
+    assert colours == [True, "rgb(255, 255, 255)", "rgb(138, 109, 0)"]
+    dark.screenshot(path=str(SHOTS / "3c-dark.png"))
+    context.close()
+
+
 def test_a_closed_tab_frees_its_conversation(page: Any, server: str) -> None:
     def live() -> int:
         return int(httpx.get(f"{server}/api/status", timeout=30).json()["page_conversations"])
 
-    before = live()
+    # Tabs that earlier tests closed may still be on their way out: wait until it settles.
+    before, settled = live(), time.monotonic()
+    while time.monotonic() - settled < 3:
+        time.sleep(0.5)
+        if live() != before:
+            before, settled = live(), time.monotonic()
     context = page.context.browser.new_context()
     other = context.new_page()
     other.set_default_timeout(60_000)

@@ -117,6 +117,12 @@ def api_router(
     """``/api``: ask, chat, the library's articles, and its status."""
     router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(login_guard(access))])
     conversations = Conversations()
+    _answer_routes(router, qa, conversations)
+    _library_routes(router, qa, lambda: len(conversations), page_conversations)
+    return router
+
+
+def _answer_routes(router: APIRouter, qa: Assistant, conversations: Conversations) -> None:
 
     @router.post("/ask", summary="Answer one question, with citations")
     def ask(body: Question) -> dict[str, Any]:
@@ -146,6 +152,13 @@ def api_router(
             answer = _checked(qa, lambda: conversation.chat.ask(body.question))
         return {"conversation_id": conversation.id, **answer.to_dict()}
 
+
+def _library_routes(
+    router: APIRouter,
+    qa: Assistant,
+    api_conversations: Callable[[], int],
+    page_conversations: Callable[[], int],
+) -> None:
     @router.get("/status", summary="The library at a glance, and the conversations held")
     def status_() -> dict[str, Any]:
         docs = qa.documents()
@@ -157,7 +170,7 @@ def api_router(
             "published_to": dates[-1] if dates else "",
             "newest_added": max((d.ingested_at for d in docs), default=""),
             "answer_mode": qa.config.answer_mode,
-            "api_conversations": len(conversations),
+            "api_conversations": api_conversations(),
             "page_conversations": page_conversations(),
         }
 
@@ -193,8 +206,6 @@ def api_router(
         if not gone:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no article {article_id!r}")
         return [asdict(d) for d in gone]
-
-    return router
 
 
 def _save_uploads(qa: Assistant, files: list[UploadFile]) -> tuple[list[Path], list[LoadError]]:

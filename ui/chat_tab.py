@@ -299,6 +299,8 @@ def wire_chat(tab: ChatTab, parts: ChatParts, settings: list[Any]) -> None:
         tab.respond, inputs, turn_outputs, api_visibility="private"
     )
     p.new.click(tab.start_over, p.state, [*turn_outputs, p.article], api_visibility="private")
+    # The chat's own clear button starts over too, so the conversation and its view agree.
+    p.chatbot.clear(tab.start_over, p.state, [*turn_outputs, p.article], api_visibility="private")
     p.leave.click(tab.leave_story, p.state, [p.state, p.story, p.leave], api_visibility="private")
     p.bridge.cite(tab.open_citation, None, p.article, api_visibility="private").then(
         None, js=SCROLL_TO_QUOTE
