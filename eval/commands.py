@@ -74,7 +74,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.cli import config_from_args
 
     data = load_dataset(_dataset_folder(args.dataset), Path(args.corpus) if args.corpus else None)
-    run = run_eval(data, mode=args.mode, k=args.k, config=config_from_args(args))
+    config = config_from_args(args)
+    run = run_eval(data, mode=args.mode, k=args.k, config=config)
     print(summary_table(run))
     baseline = Path(args.baseline) if args.baseline else baseline_path(run.dataset, run.mode)
     verdict, passed = "", True
@@ -88,7 +89,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.report:
         files = write_report(run, Path(args.report), verdict)
         print(f"\nreport: {', '.join(str(f) for f in files)}")
+    # The page's Evaluation tab shows the last report of each dataset and mode kept here.
+    write_report(run, latest_report_folder(config.home, run.dataset, run.mode), verdict)
     return 0 if passed else 1
+
+
+def latest_report_folder(home: Path, dataset: str, mode: str) -> Path:
+    """Where ``rag eval`` keeps its last report of ``dataset`` in ``mode`` for a library."""
+    return home / "eval" / f"{Path(dataset).name}-{mode}"
 
 
 def register(sub: Any) -> None:

@@ -4,8 +4,10 @@ Each step saves a screenshot under ``artifacts/screenshots/``."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -36,6 +38,13 @@ HARBOUR = (
 def home(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
     path = tmp_path_factory.mktemp("page") / "lib"
     assert Assistant.open(Config.from_env(home=path)).ingest(SAMPLES).ok
+    # An eval of this library's settings, whose report the Evaluation tab shows.
+    env = dict(os.environ, RAG_HOME=str(path))
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "eval", "--dataset", "samples"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
     return path
 
 
@@ -281,6 +290,22 @@ def test_the_library_table_filters_and_sorts(page: Any) -> None:
     page.wait_for_function(order, arg=False)
     page.screenshot(path=str(SHOTS / "4a-library-filtered.png"))
     page.locator("#library-order label", has_text="newest first").click()
+    page.get_by_role("tab", name="Chat").click()
+
+
+def test_the_evaluation_tab_shows_the_last_eval_report(page: Any, home: Path) -> None:
+    results = json.loads((home / "eval" / "samples-extractive" / "results.json").read_text())
+    page.get_by_role("tab", name="Evaluation").click()
+    report = page.locator("#eval-report")
+    report.wait_for()
+    page.wait_for_function("document.querySelector('#eval-report').innerText.includes('fact')")
+    text = report.inner_text()
+    recall = results["metrics"]["all"]["fact_recall"]
+    assert "samples" in text and f"{recall:.3f}" in text
+    image = page.locator("#eval-chart img")
+    image.wait_for()
+    assert page.evaluate("document.querySelector('#eval-chart img').naturalWidth") > 100
+    page.screenshot(path=str(SHOTS / "14-evaluation.png"))
     page.get_by_role("tab", name="Chat").click()
 
 

@@ -11,6 +11,7 @@ import gradio as gr
 from ingest.feeds import Watcher
 from rag.assistant import Assistant
 from ui.chat_tab import ChatTab, PageSessions, chat_tab, wire_chat
+from ui.eval_tab import eval_tab, shown
 from ui.library_tab import (
     LibraryParts,
     add_articles,
@@ -60,6 +61,8 @@ def build_app(
             settings = settings_panel(qa, modes)
         with gr.Tab("Library"):
             library = library_tab(qa, watcher)
+        with gr.Tab("Evaluation"):
+            report, chart, _ = eval_tab(qa.config.home)
         wire_chat(tab, chat, settings)
         changed = [header, chat.examples, chat.latest, library.table, library.to_remove,
                    library.source_filter, settings[-1]]  # fmt: skip
@@ -70,11 +73,11 @@ def build_app(
         )  # fmt: skip
 
         def loaded(mode: str, *filters: Any) -> tuple[Any, ...]:
-            return (*glance(qa, mode, *filters), *library.feed_state())
+            return (*glance(qa, mode, *filters), *library.feed_state(), *shown(qa.config.home))
 
         app.load(
-            loaded, [settings[0], *library.filters], [*changed, *library.feed_outputs],
-            api_visibility="private",
+            loaded, [settings[0], *library.filters],
+            [*changed, *library.feed_outputs, report, chart], api_visibility="private",
         )  # fmt: skip
     return app
 
