@@ -4,13 +4,14 @@ Each step saves a screenshot under ``artifacts/screenshots/``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,9 @@ def server(home: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def page(server: str) -> Iterator[Any]:
+@contextlib.contextmanager
+def browser_page(url: str, before_goto: Callable[[Any], None] | None = None) -> Iterator[Any]:
+    """The page at ``url`` in headless Chromium, once its question box is there."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -80,10 +82,20 @@ def page(server: str) -> Iterator[Any]:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.set_default_timeout(60_000)
-        pg.goto(server)
+        if before_goto is not None:
+            before_goto(pg)
+        pg.goto(url)
         pg.wait_for_selector("#question textarea")
+        try:
+            yield pg
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator[Any]:
+    with browser_page(server) as pg:
         yield pg
-        browser.close()
 
 
 def new_conversation(page: Any) -> None:

@@ -16,7 +16,7 @@ from rag.assistant import Assistant
 from rag.config import Config
 
 from .conftest import SAMPLES, free_port, running
-from .test_page import CHROMIUM, SHOTS, ask, ask_failing
+from .test_page import SHOTS, ask, ask_failing, browser_page
 
 pytestmark = pytest.mark.slow
 
@@ -48,38 +48,29 @@ def test_each_failure_is_one_line_and_the_next_question_works(
         )  # fmt: skip
         args = [sys.executable, "-m", "rag.cli", "serve", "--no-watch", "--port", str(port)]
         url = f"http://127.0.0.1:{port}"
-        with running(args, url, tmp_path / "serve.log", env):
-            from playwright.sync_api import sync_playwright
+        with running(args, url, tmp_path / "serve.log", env), browser_page(url) as page:
+            assert "Wang Wentao" in ask(page, "Who did Gina Raimondo meet in Beijing?")
 
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-                page = browser.new_page(viewport={"width": 1200, "height": 900})
-                page.set_default_timeout(60_000)
-                page.goto(url)
-                page.wait_for_selector("#question textarea")
-                assert "Wang Wentao" in ask(page, "Who did Gina Raimondo meet in Beijing?")
+            # Bad input: a date that is not one.
+            page.get_by_text("Settings").click()
+            page.fill("#date-from textarea", "2023-13-45")
+            line = ask_failing(page, "Who did Gina Raimondo meet in Beijing?")
+            assert "not a date" in line and "\n" not in line.strip()
+            page.fill("#date-from textarea", "")
+            assert "27" in ask(page, "How many Chinese companies were removed?")
+            assert page.inner_text("#status").strip() == ""
 
-                # Bad input: a date that is not one.
-                page.get_by_text("Settings").click()
-                page.fill("#date-from textarea", "2023-13-45")
-                line = ask_failing(page, "Who did Gina Raimondo meet in Beijing?")
-                assert "not a date" in line and "\n" not in line.strip()
-                page.fill("#date-from textarea", "")
-                assert "27" in ask(page, "How many Chinese companies were removed?")
-                assert page.inner_text("#status").strip() == ""
-
-                # The store goes away, then comes back.
-                stopped.__exit__(None, None, None)
-                line = ask_failing(page, "What did Jake Sullivan call export controls?")
-                assert "store" in line and "\n" not in line.strip()
-                question = "What did Jake Sullivan call export controls?"
-                assert page.input_value("#question textarea") == question
-                page.screenshot(path=str(SHOTS / "10-store-down.png"))
-                stopped = chroma(chroma_port, tmp_path)
-                stopped.__enter__()
-                answer = ask(page, "What did Jake Sullivan call export controls?")
-                assert "strategic asset" in answer
-                assert page.inner_text("#status").strip() == ""
-                browser.close()
+            # The store goes away, then comes back.
+            stopped.__exit__(None, None, None)
+            line = ask_failing(page, "What did Jake Sullivan call export controls?")
+            assert "store" in line and "\n" not in line.strip()
+            question = "What did Jake Sullivan call export controls?"
+            assert page.input_value("#question textarea") == question
+            page.screenshot(path=str(SHOTS / "10-store-down.png"))
+            stopped = chroma(chroma_port, tmp_path)
+            stopped.__enter__()
+            answer = ask(page, "What did Jake Sullivan call export controls?")
+            assert "strategic asset" in answer
+            assert page.inner_text("#status").strip() == ""
     finally:
         stopped.__exit__(None, None, None)

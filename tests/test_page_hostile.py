@@ -18,7 +18,7 @@ from rag.assistant import Assistant
 from rag.config import Config
 
 from .conftest import SAMPLES, free_port, running
-from .test_page import CHROMIUM, SHOTS, ask
+from .test_page import SHOTS, ask, browser_page
 
 pytestmark = pytest.mark.slow
 
@@ -52,20 +52,15 @@ def page(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterator
     env = dict(os.environ, RAG_HOME=str(home), GRADIO_ANALYTICS_ENABLED="False")
     args = [sys.executable, "-m", "rag.cli", "serve", "--no-watch", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    from playwright.sync_api import sync_playwright
 
-    with running(args, url, home.parent / "serve.log", env), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(60_000)
-        pg.requested = []
-        pg.dialogs = []
+    def watch(pg: Any) -> None:
+        pg.requested, pg.dialogs = [], []
         pg.on("request", lambda r: pg.requested.append(r.url))
         pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        pg.goto(url)
+
+    with running(args, url, home.parent / "serve.log", env), browser_page(url, watch) as pg:
         pg.wait_for_selector("#article-count")
         yield pg
-        browser.close()
 
 
 #: Elements made from the article in those places, and javascript: links anywhere.
