@@ -89,13 +89,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.report:
         files = write_report(run, Path(args.report), verdict)
         print(f"\nreport: {', '.join(str(f) for f in files)}")
-    # The page's Evaluation tab shows the last report of each dataset and mode kept here.
+    # Kept in the home of the settings it ran with, where the page's Evaluation tab shows it.
     write_report(run, latest_report_folder(config.home, run.dataset, run.mode), verdict)
     return 0 if passed else 1
 
 
 def latest_report_folder(home: Path, dataset: str, mode: str) -> Path:
-    """Where ``rag eval`` keeps its last report of ``dataset`` in ``mode`` for a library."""
+    """Where ``rag eval`` keeps its last report of ``dataset`` in ``mode``, under ``home``."""
     return home / "eval" / f"{Path(dataset).name}-{mode}"
 
 

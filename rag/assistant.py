@@ -16,7 +16,7 @@ from rag.ingest_report import IngestReport, Progress, ingest_function
 from rag.keyword import KeywordIndex
 from rag.records import Article, ArticleInfo
 from rag.retrieve import Filters, Retriever
-from rag.store import Store, StoreError
+from rag.store import Store, StoreError, open_client
 from rag.support import SupportScorer
 
 
@@ -146,7 +146,12 @@ class Assistant:
 
         if self.store.chunks is None:
             raise StoreError("the library is empty: ingest articles first")
-        return ChromaVectorStore(chroma_collection=self.store.chunks)
+        # A client of its own, as a user's would be: the store's may be stopped when it
+        # reopens the library after another process's commit.
+        chunks = open_client(self.config).get_collection(
+            self.config.collection, embedding_function=None
+        )
+        return ChromaVectorStore(chroma_collection=chunks)
 
     def as_embed_model(self) -> Any:
         """The library's embedding model as a LlamaIndex ``BaseEmbedding``."""

@@ -158,6 +158,8 @@ class CitedChatEngine(BaseChatEngine):
     def _adopt(self, chat_history: Sequence[ChatMessage] | None) -> None:
         if chat_history is None:
             return
+        if [m.content for m in chat_history] == [m.content for m in self.chat_history]:
+            return  # the conversation has it already: nothing to ask again
         self.reset()
         for message in chat_history:
             text = (message.content or "").strip()

@@ -185,9 +185,10 @@ def fresh_client(config: Config) -> tuple[Any, Any]:
     SharedSystemClient.clear_system_cache()
     try:
         client = open_client(config)
+        # Read while it is in the cache: the client finds its system there.
+        system = _system_of(client)
     finally:
         SharedSystemClient.clear_system_cache()
-    system = _system_of(client)
     if system is not None:
         with _SYSTEMS_LOCK:
             _MADE.add(id(system))
@@ -337,6 +338,7 @@ class Store:
 
     def _reopen_from(self, epoch: int) -> None:
         assert self._config is not None
+        system = None
         try:
             # Read before opening: a commit that lands meanwhile moves it again, and the next
             # check opens afresh once more.
@@ -351,6 +353,9 @@ class Store:
             if sample["ids"]:
                 chunks.query(query_embeddings=sample["embeddings"], n_results=1, include=[])
         except Exception:
+            if system is not None:
+                _own(system)
+                _disown(system)  # stopped: it serves nothing
             self._checked = 0.0  # the next question's check tries again
             return
         with self._reopen:

@@ -220,3 +220,28 @@ def test_no_question_waits_while_another_process_commit_is_indexed(
     keyword.wait()
     new = next(d.id for d in qa.documents() if "Elling" in d.title)
     assert new in [h.article_id for h in keyword.search(QUESTION, 3)]
+
+
+def test_opening_afresh_stops_the_system_it_replaces_and_no_other(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    """Each reopening frees the vector index of the one before (else memory grows with every
+    commit another process makes), while a client of the user's own stays up."""
+    import chromadb
+
+    qa = Assistant.open(Config.from_env(home=tmp_path / "lib"))
+    assert qa.ingest(SAMPLES).ok
+    users = chromadb.PersistentClient(path=str(tmp_path / "lib" / "chroma"))
+    mine = users.get_collection("articles")
+    first = qa.store._system
+    assert first is not None
+    qa.store._open_afresh()
+    second = qa.store._system
+    assert second is not None and second is not first
+    qa.store._open_afresh()
+    # The store's own systems were stopped: their API answers no more.
+    with pytest.raises(Exception):  # noqa: B017  (Chroma raises its own internal errors)
+        second.instance(chromadb.api.ServerAPI).heartbeat()
+    assert qa.retriever.search("Who did Raimondo meet in Beijing?", k=3)
+    assert mine.count() == qa.store.count_chunks()

@@ -5,7 +5,9 @@ token (``RAG_API_TOKEN``), which OpenAI clients send as their API key."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,8 +24,11 @@ from pydantic import BaseModel, Field
 
 from rag.assistant import Assistant
 from rag.chat import Chat
+from rag.embedder import EmbeddingError
 from rag.ingest_report import IngestReport, LoadError
+from rag.llm import LLMError
 from rag.retrieve import Filters
+from rag.store import StoreError
 from ui.conversations import Conversations
 from ui.upload import UPLOAD_TYPES, safe_name, upload_folder, upload_limit
 
@@ -102,13 +107,18 @@ _T = TypeVar("_T")
 
 
 def _checked(qa: Assistant, work: Callable[[], _T]) -> _T:
-    """``work()``, with an empty library or a bad option as a clear 4xx."""
+    """``work()``, with an empty library or a bad option as a clear 4xx, and a model or
+    store that failed as a 502 or 503 that says why."""
     if not qa.documents():
         raise HTTPException(status.HTTP_409_CONFLICT, "the library is empty")
     try:
         return work()
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+    except LLMError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from exc
+    except (StoreError, EmbeddingError) as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
 
 
 def api_router(
@@ -148,8 +158,16 @@ def _answer_routes(router: APIRouter, qa: Assistant, conversations: Conversation
                     "question): start a new one without conversation_id",
                 )
             conversation = found
-        with conversation.turn:
+        # One question at a time per conversation; a second one meanwhile is refused rather
+        # than left waiting on a server thread.
+        if not conversation.turn.acquire(blocking=False):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, "this conversation is answering another question"
+            )
+        try:
             answer = _checked(qa, lambda: conversation.chat.ask(body.question))
+        finally:
+            conversation.turn.release()
         return {"conversation_id": conversation.id, **answer.to_dict()}
 
 
@@ -222,17 +240,20 @@ def _save_uploads(qa: Assistant, files: list[UploadFile]) -> tuple[list[Path], l
             )
             continue
         target = folder / safe_name(name)
-        size = 0
-        with open(target, "wb") as out:
+        # Written aside, then moved into place whole: an upload refused or cut short never
+        # replaces the file of an earlier one.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False) as out:
+            size = 0
             while piece := upload.file.read(READ):
                 size += len(piece)
                 if size > limit:
                     break
                 out.write(piece)
         if size > limit:
-            target.unlink(missing_ok=True)
+            Path(out.name).unlink(missing_ok=True)
             refused.append(LoadError(name, f"larger than {limit // 1_000_000} MB"))
             continue
+        os.replace(out.name, target)
         saved.append(target)
     return saved, refused
 

@@ -1,10 +1,12 @@
 """The Chat tab: a conversation whose answers keep their sources under them, ``[n]`` markers
 that open the quote in its article beside the chat, the story the conversation is on above the
 box, and stop, retry, undo and new conversation. Each browser tab has its own ``Chat`` in a
-``gr.State``, which Gradio deletes after the tab closes (``PageSessions`` counts them)."""
+``gr.State``, which Gradio deletes an hour after the tab closes (``PageSessions`` counts
+them)."""
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,6 +89,16 @@ def _from_the_store(exc: Exception) -> bool:
     return isinstance(exc, httpx.HTTPError | ConnectionError) or type(exc).__module__.startswith(
         "chromadb"
     )
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    """The words of a chat message as the page sent it (escaped HTML, or text parts)."""
+    content = message.get("content")
+    if not isinstance(content, str):
+        content = " ".join(
+            str(part.get("text", "")) for part in content or [] if isinstance(part, dict)
+        )
+    return html.unescape(content)
 
 
 def held_back_note(answer: Answer) -> str:
@@ -177,8 +189,8 @@ class ChatTab:
         """The tab's chat with the current settings (a new one on the first question; a new
         answerer, same conversation, when the mode changes)."""
         if chat is None:
-            self.sessions.started()
             chat = self.qa.chat(mode=mode, k=k, filters=filters)
+            self.sessions.started()
         elif chat.answerer.mode != mode:
             fresh = self.qa.chat(mode=mode, k=k, filters=filters)
             fresh.history, fresh.story, fresh.context = chat.history, chat.story, chat.context
@@ -251,7 +263,19 @@ class ChatTab:
         return list(history or [])[: 2 * turns]
 
     def stopped(self, history: list[dict[str, Any]], chat: Chat | None) -> tuple[Any, ...]:
-        return self.matching(history, chat), "⏹ Stopped."
+        """Outputs: chatbot, box, status. The unfinished question goes back in the box."""
+        kept = self.matching(history, chat)
+        rest = list(history or [])[len(kept) :]
+        asked = _text_of(rest[0]) if rest and rest[0].get("role") == "user" else ""
+        return kept, asked, "⏹ Stopped."
+
+    def again(self, text: str, history: list[dict[str, Any]], chat: Chat | None) -> tuple[Any, ...]:
+        """Retry: the question in the box when a turn failed or was stopped (it is still
+        there), else the last turn taken back and its question put in the box to be asked
+        again. Outputs as ``undo``."""
+        if (text or "").strip():
+            return self.matching(history, chat), text, chat, gr.update(), gr.update(), ""
+        return self.undo(history, chat)
 
     def start_over(self, chat: Chat | None) -> tuple[Any, ...]:
         if chat is not None:
@@ -290,14 +314,15 @@ def wire_chat(tab: ChatTab, parts: ChatParts, settings: list[Any]) -> None:
     inputs = [p.question, p.chatbot, p.state, *settings]
     asked = p.ask.click(tab.respond, inputs, turn_outputs, api_name="ask")
     sent = p.question.submit(tab.respond, inputs, turn_outputs, api_visibility="private")
+    retried = p.retry.click(
+        tab.again, [p.question, p.chatbot, p.state], turn_outputs, api_visibility="private"
+    )
+    asked_again = retried.then(tab.respond, inputs, turn_outputs, api_visibility="private")
     p.stop.click(
-        tab.stopped, [p.chatbot, p.state], [p.chatbot, p.status], cancels=[asked, sent],
-        api_visibility="private",
+        tab.stopped, [p.chatbot, p.state], [p.chatbot, p.question, p.status],
+        cancels=[asked, sent, asked_again], api_visibility="private",
     )  # fmt: skip
     p.undo.click(tab.undo, [p.chatbot, p.state], turn_outputs, api_visibility="private")
-    p.retry.click(tab.undo, [p.chatbot, p.state], turn_outputs, api_visibility="private").then(
-        tab.respond, inputs, turn_outputs, api_visibility="private"
-    )
     p.new.click(tab.start_over, p.state, [*turn_outputs, p.article], api_visibility="private")
     # The chat's own clear button starts over too, so the conversation and its view agree.
     p.chatbot.clear(tab.start_over, p.state, [*turn_outputs, p.article], api_visibility="private")

@@ -26,6 +26,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     auth = (user, password) if user and password else None
     token = os.environ.get("RAG_API_TOKEN") or None
+    if token and auth is None:
+        print(
+            "note: RAG_API_TOKEN guards the HTTP API only; the page itself is open "
+            "(set RAG_UI_USER and RAG_UI_PASSWORD for a login)",
+            file=sys.stderr,
+        )
     launch(qa, args.host, args.port, auth, watch=not args.no_watch, api_token=token)
     return 0
 

@@ -1,5 +1,7 @@
-"""The Evaluation tab: the last ``rag eval`` report kept for this library (its metrics table
-and chart), read from the files ``rag eval`` writes under ``RAG_HOME/eval/``."""
+"""The Evaluation tab: the last ``rag eval`` report run with this library's settings (its
+metrics table and chart), read from the files ``rag eval`` keeps under ``RAG_HOME/eval/``.
+An eval answers from its dataset's own corpus, in a library of its own: the report says how
+the answering of this version and settings scores, not what this library holds."""
 
 from __future__ import annotations
 
@@ -62,8 +64,16 @@ def shown(home: Path) -> tuple[str, Any]:
             "dataset) keeps its last report here.",
             None,
         )
+    try:
+        table = report_markdown(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # Being written by a running `rag eval`, or from another version: the page goes on.
+        return (
+            f"The last evaluation report could not be read ({md_text(type(exc).__name__)}).",
+            None,
+        )
     chart = folder / "chart.png"
-    return report_markdown(folder), str(chart) if chart.exists() else None
+    return table, str(chart) if chart.exists() else None
 
 
 def eval_tab(home: Path) -> tuple[Any, Any, Any]:

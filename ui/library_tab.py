@@ -12,6 +12,7 @@ from ingest.feeds import Watcher
 from rag.assistant import Assistant
 from rag.records import ArticleInfo
 from ui.feeds_panel import feeds_panel
+from ui.render import md_text
 from ui.upload import UPLOAD_TYPES, ingest_uploads
 
 HEADERS = ["date", "title", "source", "chunks", "id"]
@@ -101,7 +102,7 @@ def remove_article(qa: Assistant, article_id: str | None) -> str:
     if not article_id:
         return "Choose an article to remove."
     gone = qa.remove(article_id)
-    return f"Removed: {gone[0].title}" if gone else "That article was already gone."
+    return f"Removed: {md_text(gone[0].title)}" if gone else "That article was already gone."
 
 
 def remove_choices(docs: list[ArticleInfo]) -> Any:

@@ -57,7 +57,10 @@ def _text_with_links(text: str, answer: Answer) -> str:
     item = answer.item.text if answer.item is not None else ""
     out, at = [], 0
     for m in MARKER.finditer(text):
-        out.append(_bold(text[at : m.start()], item))
+        part = text[at : m.start()]
+        out.append(_bold(part, item))
+        if item and item in part:
+            item = ""  # bold once, where it first stands
         c = cited.get(int(m[1]))
         if c is None:
             out.append(esc(m[0]))
@@ -65,7 +68,6 @@ def _text_with_links(text: str, answer: Answer) -> str:
             title = esc(f"{c.title}: {c.quote}"[:300])
             out.append(f"<a class='cite' href='{cite_href(c)}' title='{title}'>[{c.n}]</a>")
         at = m.end()
-        item = ""  # bold once, where it first stands
     out.append(_bold(text[at:], item))
     return "".join(out)
 

@@ -4,8 +4,10 @@ becomes a short markdown log."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ def safe_name(name: str) -> str:
     """A file name with no folder part and no characters a shell or a path could misread."""
     base = Path(name.replace("\\", "/")).name
     cleaned = _UNSAFE.sub("_", base).lstrip(".") or "upload"
-    return cleaned[:120]
+    stem, suffix = Path(cleaned).stem, Path(cleaned).suffix[:16]
+    return stem[: 120 - len(suffix)] + suffix
 
 
 class _GradioProgress:
@@ -68,7 +71,10 @@ def ingest_uploads(qa: Assistant, uploaded: list[Any], pasted: str, bar: Any = N
         path = Path(getattr(item, "name", None) or str(item))
         original = getattr(item, "orig_name", None) or path.name
         target = folder / safe_name(original)
-        shutil.copyfile(path, target)
+        # Copied aside, then moved into place whole (an API upload may use the same name).
+        aside = folder / f".upload-{uuid.uuid4().hex}"
+        shutil.copyfile(path, aside)
+        os.replace(aside, target)
         sources.append(target)
     urls = [u.strip() for u in pasted.splitlines() if u.strip()]
     sources.extend(urls)
