@@ -200,6 +200,10 @@ class Assistant:
         """The articles in the library, newest first."""
         return self.store.documents()
 
+    def is_empty(self) -> bool:
+        """Whether the library holds no complete article yet."""
+        return not self.store.has_articles()
+
     def article(self, article_id: str) -> Article | None:
         """One stored article with its full text."""
         return self.store.article(article_id)

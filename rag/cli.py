@@ -121,7 +121,7 @@ def _assistant(args: argparse.Namespace) -> Any:
         config = config.with_(answer_mode=args.mode)
     config.validate()
     qa = Assistant.open(config)
-    if not qa.documents():
+    if qa.is_empty():
         raise ValueError("the library is empty; add articles with: rag ingest PATH|URL...")
     return qa
 

@@ -449,24 +449,18 @@ class Store:
         total = int(self._chunks.count())
         if total:
             log.warning("upgrading this library's %d chunks for LlamaIndex (once)", total)
-        offset = 0
         try:
-            while offset < total:
-                got = self._chunks.get(
-                    limit=PAGE, offset=offset, include=["documents", "metadatas"]
-                )
-                ids, metas = [], []
+            got = self.read_all(self._chunks, include=["documents", "metadatas"])
+            rows = [
+                (cid, {**meta, **stored_node_fields(cid, text, meta)})
                 for cid, text, meta in zip(
                     got["ids"], got["documents"], got["metadatas"], strict=True
-                ):
-                    if is_ours(meta) and "_node_content" not in meta:
-                        ids.append(cid)
-                        metas.append({**meta, **stored_node_fields(cid, text, meta)})
-                if ids:
-                    self._chunks.update(ids=ids, metadatas=metas)
-                if len(got["ids"]) < PAGE:
-                    break
-                offset += PAGE
+                )
+                if is_ours(meta) and "_node_content" not in meta
+            ]
+            for lo in range(0, len(rows), PAGE):
+                part = rows[lo : lo + PAGE]
+                self._chunks.update(ids=[c for c, _ in part], metadatas=[m for _, m in part])
             layout = {**(self._chunks.metadata or {}), LAYOUT_KEY: LAYOUT}
             self._chunks.modify(metadata=layout)
         except Exception as exc:
@@ -553,6 +547,13 @@ class Store:
     @_pinned
     def count_chunks(self) -> int:
         return 0 if self._chunks is None else int(self._chunks.count())
+
+    @_pinned
+    def has_articles(self) -> bool:
+        """Whether any article is complete (one row read, however large the library)."""
+        if self._articles is None:
+            return False
+        return bool(self._articles.get(where={"status": READY}, limit=1, include=[])["ids"])
 
     @_pinned
     def all_ready_ids(self) -> set[str]:

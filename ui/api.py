@@ -30,6 +30,7 @@ from rag.llm import LLMError
 from rag.retrieve import Filters
 from rag.store import StoreError
 from ui.conversations import Conversations
+from ui.render import Glance
 from ui.upload import UPLOAD_TYPES, safe_name, upload_folder, upload_limit
 
 basic = HTTPBasic(auto_error=False)
@@ -109,7 +110,7 @@ _T = TypeVar("_T")
 def _checked(qa: Assistant, work: Callable[[], _T]) -> _T:
     """``work()``, with an empty library or a bad option as a clear 4xx, and a model or
     store that failed as a 502 or 503 that says why."""
-    if not qa.documents():
+    if qa.is_empty():
         raise HTTPException(status.HTTP_409_CONFLICT, "the library is empty")
     try:
         return work()
@@ -179,14 +180,8 @@ def _library_routes(
 ) -> None:
     @router.get("/status", summary="The library at a glance, and the conversations held")
     def status_() -> dict[str, Any]:
-        docs = qa.documents()
-        dates = sorted(d.published[:10] for d in docs if d.published)
         return {
-            "articles": len(docs),
-            "sources": sorted({d.source for d in docs if d.source}),
-            "published_from": dates[0] if dates else "",
-            "published_to": dates[-1] if dates else "",
-            "newest_added": max((d.ingested_at for d in docs), default=""),
+            **asdict(Glance.of(qa.documents())),
             "answer_mode": qa.config.answer_mode,
             "api_conversations": api_conversations(),
             "page_conversations": page_conversations(),

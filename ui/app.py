@@ -3,6 +3,7 @@ the Library tab (``library_tab``) and the answer settings; served with the HTTP 
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -20,7 +21,7 @@ from ui.library_tab import (
     remove_article,
     remove_choices,
 )
-from ui.render import example_questions, header_html
+from ui.render import Glance, example_questions, header_html
 from ui.upload import upload_limit
 
 CSS = """
@@ -104,7 +105,7 @@ def glance(qa: Assistant, mode: str, *filters: Any) -> tuple[Any, ...]:
     latest articles, the Library table (with its filters), the remove choices, and the two
     source pickers."""
     docs = qa.documents()
-    sources = sorted({d.source for d in docs if d.source})
+    sources = Glance.of(docs).sources
     return (
         header_html(docs, mode),
         gr.update(samples=[[q] for q in example_questions(docs)]),
@@ -119,9 +120,7 @@ def glance(qa: Assistant, mode: str, *filters: Any) -> tuple[Any, ...]:
 def wire_library(qa: Assistant, lib: LibraryParts, changed: list[Any], mode: Any) -> None:
     """The Library tab's events; after each change, everything in ``changed`` is refreshed."""
     now = [mode, *lib.filters]
-
-    def refresh(mode_value: str, *filters: Any) -> tuple[Any, ...]:
-        return glance(qa, mode_value, *filters)
+    refresh = functools.partial(glance, qa)
 
     for control in lib.filters:
         control.change(

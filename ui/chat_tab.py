@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -193,9 +193,7 @@ class ChatTab:
             self.sessions.started()
         elif chat.answerer.mode != mode:
             fresh = self.qa.chat(mode=mode, k=k, filters=filters)
-            fresh.history, fresh.story, fresh.context = chat.history, chat.story, chat.context
-            fresh._before = chat._before
-            chat = fresh
+            chat = replace(chat, answerer=fresh.answerer, rewrite=fresh.rewrite)
         chat.k, chat.filters = k, filters
         return chat
 
@@ -227,7 +225,7 @@ class ChatTab:
                 tuple(sources or ()), (date_from or "").strip(), (date_to or "").strip()
             )
             filters.where()  # a bad date is reported before anything runs
-            if not self.qa.documents():
+            if self.qa.is_empty():
                 raise ValueError("The library is empty: add articles in the Library tab.")
             chat = self.chat_for(chat, mode, int(k), filters)
             asked = [*history, {"role": "user", "content": esc(text)}]

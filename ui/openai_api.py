@@ -62,7 +62,7 @@ def _conversation(qa: Assistant, body: Completion) -> tuple[Chat, str]:
     questions = [m.text().strip() for m in body.messages if m.role == "user" and m.text().strip()]
     if not questions:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "no user message with text to answer")
-    if not qa.documents():
+    if qa.is_empty():
         raise HTTPException(status.HTTP_409_CONFLICT, "the library is empty")
     chat = qa.chat()
     for earlier in questions[:-1]:  # the earlier turns set the story the follow-up is on

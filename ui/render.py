@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rag.answer import Answer, Citation
 from rag.records import Article, ArticleInfo
@@ -126,18 +127,38 @@ def article_html(article: Article, start: int = 0, end: int = 0) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Glance:
+    """The library at a glance (the page's header and ``GET /api/status``)."""
+
+    articles: int
+    sources: list[str]
+    published_from: str
+    published_to: str
+    newest_added: str
+
+    @classmethod
+    def of(cls, docs: Sequence[ArticleInfo]) -> Glance:
+        dates = sorted(d.published[:10] for d in docs if d.published)
+        return cls(
+            articles=len(docs),
+            sources=sorted({d.source for d in docs if d.source}),
+            published_from=dates[0] if dates else "",
+            published_to=dates[-1] if dates else "",
+            newest_added=max((d.ingested_at for d in docs if d.ingested_at), default=""),
+        )
+
+
 def header_html(docs: Sequence[ArticleInfo], mode: str) -> str:
     """The product's name and the library at a glance."""
-    dates = sorted(d.published[:10] for d in docs if d.published)
-    sources = {d.source for d in docs if d.source}
-    newest = max((d.ingested_at for d in docs if d.ingested_at), default="")
-    facts = [f"<b id='article-count'>{len(docs)}</b> articles"]
-    if sources:
-        facts.append(f"<b id='source-count'>{len(sources)}</b> sources")
-    if dates:
-        facts.append(f"published {esc(dates[0])} to {esc(dates[-1])}")
-    if newest:
-        facts.append(f"newest added {esc(newest.replace('T', ' ')[:16])} UTC")
+    g = Glance.of(docs)
+    facts = [f"<b id='article-count'>{g.articles}</b> articles"]
+    if g.sources:
+        facts.append(f"<b id='source-count'>{len(g.sources)}</b> sources")
+    if g.published_from:
+        facts.append(f"published {esc(g.published_from)} to {esc(g.published_to)}")
+    if g.newest_added:
+        facts.append(f"newest added {esc(g.newest_added.replace('T', ' ')[:16])} UTC")
     facts.append(f"answers: {esc(mode)}")
     return (
         "<div id='header'><span class='name'>News Q&amp;A</span>"
@@ -155,13 +176,16 @@ def story_html(titles: Sequence[tuple[str, str]]) -> str:
     return f"<div id='story-line'>On: {on}</div>"
 
 
+def newest(docs: Sequence[ArticleInfo], n: int) -> list[ArticleInfo]:
+    """The ``n`` newest articles: by published date, then by when they were added."""
+    return sorted(docs, key=lambda d: (d.published, d.ingested_at), reverse=True)[:n]
+
+
 def latest_choices(docs: Sequence[ArticleInfo]) -> list[tuple[str, str]]:
     """The newest articles as (label, id) choices."""
-    newest = sorted(docs, key=lambda d: (d.published, d.ingested_at), reverse=True)[:LATEST]
-    return [(f"{d.title[:70]} ({d.published or 'undated'})", d.id) for d in newest]
+    return [(f"{d.title[:70]} ({d.published or 'undated'})", d.id) for d in newest(docs, LATEST)]
 
 
 def example_questions(docs: Sequence[ArticleInfo]) -> list[str]:
     """Questions about the newest articles, made from their titles."""
-    newest = sorted(docs, key=lambda d: (d.published, d.ingested_at), reverse=True)
-    return [f"What is the news on {d.title.rstrip('.?!…')}?" for d in newest[:3] if d.title]
+    return [f"What is the news on {d.title.rstrip('.?!…')}?" for d in newest(docs, 3) if d.title]
