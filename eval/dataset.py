@@ -46,6 +46,11 @@ class Turn:
     span: tuple[int, int] | None = None
     #: Gold articles besides those the facts name.
     sources: tuple[str, ...] = ()
+    #: The accepted short answers, scored by CoQA's word F1 (best match); empty when the turn
+    #: has none to score (several facts at once).
+    answers: tuple[str, ...] = ()
+    #: CoQA's answer type: ``free``, ``yes``, ``no`` or ``unknown`` (not stated).
+    answer_type: str = "free"
 
     @property
     def gold(self) -> tuple[str, ...]:
@@ -75,11 +80,12 @@ def _coqa_item(raw: dict[str, Any]) -> Item:
     story = str(raw["story_id"])
     turns = []
     for t in raw["turns"]:
-        unknown = t.get("answer_type") == "unknown"
+        kind = str(t.get("answer_type", "free"))
+        unknown = kind == "unknown"
         answers = tuple(str(a) for a in t.get("answers", []) if str(a).strip())
-        # Only free-form turns are scored: an extractive answer cannot say "yes" or "no"; a
-        # yes/no turn is still asked, so that the conversation goes on as written.
-        free = t.get("answer_type", "free") == "free"
+        # Facts (recall, citation support) are free-form answers only; every turn type is
+        # scored by CoQA's F1 of the short answer.
+        free = kind == "free"
         span = t.get("rationale_span") if free else None
         turns.append(
             Turn(
@@ -88,10 +94,11 @@ def _coqa_item(raw: dict[str, Any]) -> Item:
                 answerable=not unknown,
                 span=(int(span[0]), int(span[1])) if span else None,
                 sources=(story,),
+                answers=answers or (("unknown",) if unknown else ()),
+                answer_type=kind,
             )
         )
-    kind = "conversation" if len(turns) > 1 else "single"
-    return Item(story, kind, tuple(turns))
+    return Item(story, "conversation" if len(turns) > 1 else "single", tuple(turns))
 
 
 def _our_item(raw: dict[str, Any], number: int) -> Item:
@@ -112,11 +119,23 @@ def _our_item(raw: dict[str, Any], number: int) -> Item:
                 answerable=answerable,
                 span=(int(span[0]), int(span[1])) if span else None,
                 sources=tuple(str(s) for s in t.get("sources", [])),
+                answers=_accepted(t, facts, answerable),
+                answer_type=str(t.get("answer_type", "free" if answerable else "unknown")),
             )
         )
     if not turns:
         raise KeyError("no turns")
     return Item(str(raw.get("id", f"item{number}")), str(raw.get("kind", "")), tuple(turns))
+
+
+def _accepted(raw: dict[str, Any], facts: tuple[Fact, ...], answerable: bool) -> tuple[str, ...]:
+    """The short answers a turn of our own format accepts: its ``answers``, else the forms of
+    its one fact ("unknown" when it is not answerable); none for a turn of several facts."""
+    if "answers" in raw:
+        return tuple(str(a) for a in raw["answers"])
+    if not answerable:
+        return ("unknown",)
+    return facts[0].variants if len(facts) == 1 else ()
 
 
 def load_dataset(folder: Path, corpus: Path | None = None) -> Dataset:

@@ -13,6 +13,12 @@ from eval.run import EvalRun
 
 #: Metrics as they appear in tables, in order; latency last.
 SHOWN = [
+    "coqa_f1",
+    "coqa_f1_free",
+    "coqa_f1_yes",
+    "coqa_f1_no",
+    "coqa_f1_unknown",
+    "answered",
     "fact_recall",
     "all_facts_stated",
     "citation_support",

@@ -6,6 +6,10 @@
 - **hit@k** and **MRR** of the gold article among the retrieved passages;
 - **refusal precision and recall** on the questions the articles cannot answer;
 - **rationale cited**: a citation overlaps the gold span (where the dataset has spans);
+- **CoQA F1** of the short answer (``eval.answer_f1``), overall and per answer type
+  (free-form, yes, no, unknown), where a turn has accepted short answers;
+- **answered** share of the answerable turns (1 minus the refusals of turns that have an
+  answer);
 - **latency** p50 and p95.
 """
 
@@ -19,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from eval.answer_f1 import best_f1, short_text
 from eval.dataset import Turn
 from rag.answer import MARKER, Answer
 from rag.grounding import reply_sentences
@@ -97,6 +102,10 @@ class TurnResult:
     uncited: int = 0
     #: Facts the answer states that a quote it cites states too.
     stated_cited: int = 0
+    #: CoQA's answer type of the turn, the short answer given and its F1 (None: not scored).
+    answer_type: str = "free"
+    short: str = ""
+    f1: float | None = None
 
     @property
     def first(self) -> bool:
@@ -137,7 +146,11 @@ def score_turn(
             for c in answer.citations
         )
     shown = [] if answer.refused else reply_sentences(answer.text)
+    short = short_text(answer)
     return TurnResult(
+        answer_type=turn.answer_type,
+        short=short,
+        f1=best_f1(turn.answers, short) if turn.answers else None,
         stated_cited=sum(s and q for s, q in zip(said, quoted, strict=True)),
         sentences=len(shown),
         uncited=sum(1 for s in shown if not MARKER.search(s)),
@@ -158,6 +171,10 @@ def score_turn(
     )
 
 
+#: CoQA's answer types, each with its own F1 in the report.
+ANSWER_TYPES = ("free", "yes", "no", "unknown")
+
+
 def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
@@ -171,6 +188,8 @@ def summarize(results: Sequence[TurnResult], k: int) -> dict[str, Any]:
     rationale = [r for r in results if r.rationale_cited is not None]
     seconds = [r.seconds for r in results]
     true_refusals = sum(1 for r in unanswerable if r.refused)
+    scored = [(r.answer_type, r.f1) for r in results if r.f1 is not None]
+    by_type = {kind: _mean([f for t, f in scored if t == kind]) for kind in ANSWER_TYPES}
     total_sentences = sum(r.sentences for r in results)
     stated_total = sum(r.stated for r in answerable)
     return {
@@ -182,6 +201,9 @@ def summarize(results: Sequence[TurnResult], k: int) -> dict[str, Any]:
         "mrr": _mean([1.0 / r.gold_rank if r.gold_rank else 0.0 for r in with_gold]),
         "refusal_precision": true_refusals / len(refused) if refused and unanswerable else None,
         "refusal_recall": true_refusals / len(unanswerable) if unanswerable else None,
+        "answered": _mean([float(not r.refused) for r in with_gold]),
+        "coqa_f1": _mean([f for _, f in scored]),
+        **{f"coqa_f1_{kind}": value for kind, value in by_type.items()},
         "rationale_cited": _mean([float(bool(r.rationale_cited)) for r in rationale]),
         # Share of the facts an answer states that a quote it cites states too: 1.0 when every
         # fact shown is cited where an article says it.
