@@ -1,5 +1,6 @@
-"""The Library tab's feeds: follow a feed or folder (polled at once, then by the server's
-watcher), see each subscription's last poll and last error, stop following one."""
+"""The Library tab's feeds: follow a feed (polled at once, then by the server's watcher), see
+each subscription's last poll and last error, stop following one. The page follows web feeds
+only: a folder on the server is followed from the command line (``rag watch FOLDER``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import gradio as gr
 from ingest.feeds import Watcher
 from ingest.subscriptions import when
 from ui.render import md_text
+from ui.upload import WEB_ONLY
 
 HEADERS = ["feed or folder", "title", "last poll", "last error", "articles", "entries seen"]
 
@@ -26,13 +28,13 @@ def feeds_panel(watcher: Watcher) -> tuple[list[Any], Callable[[], tuple[Any, ..
     """The feed controls, inside the current Blocks. Returns the components that show the
     subscriptions, the function that gives their current values (for the page's load), and
     the event of following one (its poll may add articles: the page chains its refresh)."""
-    gr.Markdown("### Feeds and folders followed")
+    gr.Markdown("### Feeds followed")
     table = gr.Dataframe(
         feed_rows(watcher), headers=HEADERS, interactive=False, elem_id="feeds", wrap=True
     )
     with gr.Row():
         ref = gr.Textbox(
-            label="Follow an RSS/Atom feed URL or a folder", scale=3, elem_id="feed-url"
+            label="Follow an RSS/Atom feed (http or https URL)", scale=3, elem_id="feed-url"
         )
         follow = gr.Button("Follow", elem_id="follow", scale=1)
     with gr.Row():
@@ -48,7 +50,10 @@ def feeds_panel(watcher: Watcher) -> tuple[list[Any], Callable[[], tuple[Any, ..
     def follow_now(text: str) -> tuple[Any, ...]:
         text = (text or "").strip()
         if not text:
-            return ("Give a feed URL or a folder.", gr.update(), gr.update())
+            return ("Give a feed URL.", gr.update(), gr.update())
+        if not text.lower().startswith(("http://", "https://")):
+            return (f"{WEB_ONLY} (folders are followed with `rag watch FOLDER`)",
+                    gr.update(), gr.update())  # fmt: skip
         try:
             sub = watcher.follow(text)
         except ValueError as exc:
