@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -333,3 +334,28 @@ def test_title_from_first_sentence_is_shortened() -> None:
     text = "The " + "very " * 40 + "long opening sentence ends here. Next one."
     title = title_from_text(text)
     assert len(title) <= 101 and title.endswith("…") and title.startswith("The very")
+
+
+def test_the_private_address_guard_checks_the_address_it_connects_to(
+    web_root: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a resolver that answers a public address to the first lookup and the
+    machine's own address to the next must not lead the fetch to the machine itself."""
+    import socket
+
+    base, root = web_root
+    (root / "internal.html").write_text("<html><body><p>Internal admin page.</p></body></html>")
+    port = int(base.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+    answers = iter(["93.184.215.14"])  # a public address; then loopback for good
+
+    def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebind.test":
+            return real(host, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    [got] = list(load(Source(f"http://rebind.test:{port}/internal.html"), 10_000, 1.0))
+    assert isinstance(got, LoadError), got
+    assert "Internal admin page" not in str(got)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
+import httpcore
 import httpx
 
 from ingest.loaders.base import LoadError, decode_text, mb
@@ -18,35 +19,76 @@ from rag.records import Article
 USER_AGENT = "rag-news/0.1 (+article ingest)"
 
 
-def non_public_address(host: str) -> str | None:
-    """The first address ``host`` resolves to that is not on the public internet (loopback,
-    private, link-local such as cloud metadata, reserved), or None."""
-    try:
-        infos = socket.getaddrinfo(host.strip("[]"), None)
-    except (socket.gaierror, UnicodeError):
-        return None  # the fetch itself reports a name that does not resolve
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            return str(address)
-    return None
+#: NAT64's well-known prefix: an IPv6 address that reaches the IPv4 address in its last bits.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-def _guard(url: str, allow_private: bool) -> list[Callable[[httpx.Request], None]]:
-    """Request hooks that refuse every hop (redirects too) to a non-public address."""
-    if allow_private:
-        return []
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``address`` is on the public internet: not loopback, private, link-local (cloud
+    metadata), reserved or multicast, nor an IPv6 form of such an IPv4 address (mapped,
+    NAT64, 6to4, or the old compatible ``::a.b.c.d``), which ``is_global`` lets through."""
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        packed = int(address)
+        embedded = [address.ipv4_mapped, address.sixtofour]
+        if address in _NAT64 or packed >> 32 == 0:
+            embedded.append(ipaddress.IPv4Address(packed & 0xFFFFFFFF))
+        return all(v4 is None or is_public(v4) for v4 in embedded)
+    return True
 
-    def check(request: httpx.Request) -> None:
-        found = non_public_address(request.url.host)
-        if found is not None:
-            raise LoadError(
-                url,
-                f"refused: {request.url.host} is a private or loopback address ({found}); "
-                "set RAG_ALLOW_PRIVATE_URLS=1 to allow",
-            )
 
-    return [check]
+class PrivateAddress(Exception):
+    """A host that resolves to an address that is not public."""
+
+
+class PublicOnlyBackend(httpcore.SyncBackend):
+    """Resolves each host once, refuses it if any of its addresses is not public, and connects
+    to one of exactly those addresses: a resolver cannot answer a public address to a check
+    and a private one to the connection (DNS rebinding). TLS (SNI and the certificate) and the
+    Host header stay on the name: httpcore passes the URL's host to ``start_tls``."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"{host}: {exc}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if not is_public(ip):
+                raise PrivateAddress(f"{host} is a private or loopback address ({ip})")
+        error: Exception = httpcore.ConnectError(f"{host}: no address")
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+
+class PublicOnlyTransport(httpx.HTTPTransport):
+    """httpx's transport over ``PublicOnlyBackend``. httpx 0.29 takes no network backend, so
+    the connection pool it made is replaced by one that uses ours (``_pool``, checked against
+    httpx 0.29 and httpcore 1.0); its request, response and error mapping stay httpx's."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        limits = httpx.Limits()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PublicOnlyBackend(),
+        )
 
 
 @dataclass(frozen=True)
@@ -76,7 +118,7 @@ def fetch_response(
                 timeout=timeout,
                 follow_redirects=True,
                 headers={"User-Agent": USER_AGENT},
-                event_hooks={"request": _guard(url, allow_private)},
+                transport=None if allow_private else PublicOnlyTransport(),
             ) as client,
             client.stream("GET", url, headers=headers or {}) as response,
         ):
@@ -93,6 +135,8 @@ def fetch_response(
                 {k.lower(): v for k, v in response.headers.items()},
                 str(response.url),
             )
+    except PrivateAddress as exc:
+        raise LoadError(url, f"refused: {exc}; set RAG_ALLOW_PRIVATE_URLS=1 to allow") from None
     except httpx.TimeoutException:
         raise LoadError(url, f"timed out after {timeout:.0f} s") from None
     except httpx.ConnectError as exc:
