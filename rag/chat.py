@@ -117,6 +117,18 @@ class Chat:
         self.story, self.context = self._before.pop()
         return self.history.pop()
 
+    def fork(self) -> Chat:
+        """A copy that goes on by itself from this point: its turns change neither chat."""
+        return replace(
+            self,
+            history=list(self.history),
+            context=replace(self.context),
+            story=self.story.copy(),
+            _before=list(self._before),
+            _articles=dict(self._articles),
+            _words=dict(self._words),
+        )
+
     def leave_story(self) -> None:
         """Stop keeping to the story: the next question is answered from the whole library
         (the history stays, so a follow-up can still refer back)."""

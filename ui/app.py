@@ -13,6 +13,7 @@ from ingest.feeds import Watcher
 from rag.assistant import Assistant
 from ui.chat_tab import ChatTab, PageSessions, chat_tab, wire_chat
 from ui.eval_tab import eval_tab, shown
+from ui.guard import Access, guarded
 from ui.library_tab import (
     LibraryParts,
     add_articles,
@@ -149,12 +150,13 @@ def launch(
     qa: Assistant,
     host: str,
     port: int,
-    auth: tuple[str, str] | None,
+    access: Access,
     watch: bool = True,
-    api_token: str | None = None,
+    cors_origins: tuple[str, ...] = (),
 ) -> None:
     """Serve the page until interrupted; with ``watch``, follow the library's feeds too.
-    ``auth`` is the page's login; it and ``api_token`` guard the HTTP API."""
+    ``access`` is the page's login and the API token; ``cors_origins`` the other sites whose
+    pages may call the API."""
     watcher = Watcher(qa.store, qa.embedder, qa.config)
     stop = threading.Event()
     if watch:
@@ -162,7 +164,7 @@ def launch(
     sessions = PageSessions()
     app = build_app(qa, watcher, sessions)
     try:
-        _serve(app, qa, host, port, auth, api_token, sessions)
+        _serve(app, qa, host, port, access, cors_origins, sessions)
     finally:
         stop.set()
 
@@ -172,30 +174,46 @@ def _serve(
     qa: Assistant,
     host: str,
     port: int,
-    auth: Any,
-    api_token: str | None,
+    access: Access,
+    cors_origins: tuple[str, ...],
     sessions: PageSessions,
 ) -> None:
-    """The page and the HTTP API (``/api``, docs at ``/docs``) on one server."""
+    """The page and the HTTP API on one server, behind ``ui.guard``. No ``/docs`` page: it
+    would load its scripts from a CDN; the OpenAPI schema is at ``/openapi.json``."""
     import uvicorn
     from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.middleware.cors import CORSMiddleware
 
-    from ui.api import Access, api_router
+    from ui.api import api_router, bad_request
     from ui.openai_api import openai_router
 
-    server = FastAPI(title="News Q&A", docs_url="/docs", redoc_url=None)
-    access = Access(auth, api_token)
-    server.include_router(api_router(qa, access, lambda: sessions.live))
-    server.include_router(openai_router(qa, access))
+    server = FastAPI(title="News Q&A", docs_url=None, redoc_url=None)
+    # With Starlette's CORS on the parent app, Gradio adds none of its own (which echoed any
+    # origin, with credentials, to a server reached by a host name).
+    server.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(cors_origins),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["authorization", "content-type"],
+    )
+    server.add_exception_handler(RequestValidationError, bad_request)
+    server.include_router(api_router(qa, lambda: sessions.live))
+    server.include_router(openai_router(qa))
     app.queue(default_concurrency_limit=16)
     server = gr.mount_gradio_app(
         server,
         app,
         path="/",
-        auth=auth,
+        auth=access.login,
         css=CSS,
         show_error=False,
         max_file_size=upload_limit(qa),
         footer_links=[],
     )
-    uvicorn.run(server, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        guarded(server, access, upload_limit(qa), cors_origins),
+        host=host,
+        port=port,
+        log_level="warning",
+    )

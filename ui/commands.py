@@ -13,6 +13,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
     from rag.cli import config_from_args
     from ui.app import launch
+    from ui.guard import Access
 
     user = os.environ.get("RAG_UI_USER")
     password = os.environ.get("RAG_UI_PASSWORD")
@@ -32,7 +33,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "(set RAG_UI_USER and RAG_UI_PASSWORD for a login)",
             file=sys.stderr,
         )
-    launch(qa, args.host, args.port, auth, watch=not args.no_watch, api_token=token)
+    origins = tuple(
+        o.strip() for o in os.environ.get("RAG_CORS_ORIGINS", "").split(",") if o.strip()
+    )
+    launch(qa, args.host, args.port, Access(auth, token), not args.no_watch, origins)
     return 0
 
 
