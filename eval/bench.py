@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.bench_corpus import write_larger_corpus
+from eval.bench_openai import openai_markdown
 from eval.dataset import Dataset, load_dataset
 from rag.embeddings import DEFAULT_BACKEND
 
@@ -48,6 +49,8 @@ class BenchResult:
     questions: list[dict[str, Any]] = field(default_factory=list)
     #: LLM mode with the real small model, when ``make llm-server`` has built it.
     llm: dict[str, Any] = field(default_factory=dict)
+    #: The OpenAI endpoint's time per request against the turns it carries.
+    openai: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class BenchResult:
             "ingest": self.ingest,
             "questions": self.questions,
             "llm": self.llm,
+            "openai": self.openai,
             "targets": [t.__dict__ for t in targets(self)],
         }
 
@@ -162,6 +166,8 @@ def run_bench(
                 f"LlamaIndex quickstart, {cname}", {**base, "task": "llamaindex"}
             )
             result.ingest[cname] = row
+        result.openai = step("OpenAI endpoint, 1 to 200 earlier turns", {
+            "task": "openai", "dataset": str(dataset)})  # fmt: skip
         conversations = _conversations(data, turns=2)
         home = str(library or Path(work) / "library")
         for i, size in enumerate(sorted(sizes)):
@@ -360,6 +366,7 @@ def markdown(result: BenchResult) -> str:
             f"{q['build']['seconds']:.0f} | {q['peak_rss_mb']:.0f} |"
         )
     lines += llm_markdown(result.llm)
+    lines += openai_markdown(result.openai)
     lines += ["", "**Targets**", "", "| target | measured | met |", "| --- | ---: | --- |"]
     for t in targets(result):
         lines.append(f"| {t.what} | {t.measured} | {'yes' if t.met else 'NO'} |")

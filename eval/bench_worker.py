@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from eval.bench_openai import openai_turns
 from rag.config import Config
 from rag.embeddings import Embedder
 
@@ -252,6 +253,7 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "llamaindex": llamaindex,
     "build": build,
     "serve": serve,
+    "openai": openai_turns,
 }
 
 
