@@ -76,7 +76,7 @@ class Assistant:
 
     @functools.cached_property
     def scorer(self) -> SupportScorer:
-        return SupportScorer(self.embedder, self.retriever.keyword)
+        return SupportScorer(self.embedder, self.retriever.keyword, queries=self.retriever.queries)
 
     @functools.cached_property
     def _llm(self) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,10 +18,39 @@ __all__ = [
     "DEFAULT_BACKEND",
     "Embedder",
     "EmbeddingError",
+    "QueryVectors",
     "bundled_model_path",
     "embedding_model_name",
     "make_embedder",
 ]
+
+
+class QueryVectors:
+    """The embeddings of the latest questions: a turn embeds its question once, though its
+    searches and its sentence scoring each need it (3 embeddings of one text a first turn)."""
+
+    def __init__(self, embedder: Embedder, size: int = 64) -> None:
+        self.embedder = embedder
+        self._size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> np.ndarray:
+        """The embedding of ``text`` (one vector)."""
+        with self._lock:
+            if text in self._cache:
+                self._cache.move_to_end(text)
+                return self._cache[text]
+        vector = self.embedder.embed([text])[0]
+        with self._lock:
+            self._cache[text] = vector
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
 
 _LOADED: dict[str, Any] = {}

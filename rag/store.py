@@ -823,6 +823,28 @@ class Store:
         return stale
 
     @_pinned
+    def chunk_vectors(self, article_ids: Sequence[str]) -> tuple[list[str], np.ndarray] | None:
+        """The chunk ids and vectors of these articles' chunks (complete articles only),
+        read by id: Chroma's ``where`` on the article id scans the chunk metadata (34 ms a
+        search at 100,000 chunks), a read by id takes under 1 ms. None when the chunks found
+        are not the ones the article records name (then search with a filter instead)."""
+        if self._articles is None or self._chunks is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        got = self._articles.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
+        ids = [
+            f"{article_id}:{n}"
+            for article_id, m in zip(got["ids"], got["metadatas"], strict=True)
+            if m.get("status") == READY
+            for n in range(int(m.get("chunks", 0)))
+        ]
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        rows = self._chunks.get(ids=ids, include=["embeddings"])
+        if len(rows["ids"]) != len(ids):
+            return None
+        return list(rows["ids"]), np.asarray(rows["embeddings"], dtype=np.float32)
+
+    @_pinned
     def ready_ids(self, ids: Iterable[str]) -> set[str]:
         """Those of ``ids`` whose article is complete."""
         wanted = list(dict.fromkeys(ids))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, QueryVectors
 from rag.keyword import KeywordIndex
 from rag.retrieve import Passage
 from rag.sentences import sentence_spans
@@ -55,17 +55,26 @@ def sentences_of(passages: Sequence[Passage]) -> list[Sentence]:
 class SupportScorer:
     """Scores sentences against a text; sentence embeddings are cached across questions."""
 
-    def __init__(self, embedder: Embedder, keyword: KeywordIndex, cache_size: int = 8192):
+    def __init__(
+        self,
+        embedder: Embedder,
+        keyword: KeywordIndex,
+        cache_size: int = 8192,
+        queries: QueryVectors | None = None,
+    ):
         self.embedder = embedder
         self.keyword = keyword
+        #: Embeddings of the texts scored against (questions, claims), shared with retrieval.
+        self.queries = queries or QueryVectors(embedder)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def clear(self) -> None:
-        """Forget the cached sentence embeddings."""
+        """Forget the cached sentence and question embeddings."""
         with self._lock:
             self._cache.clear()
+        self.queries.clear()
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts``, from the cache where it has them."""
@@ -91,7 +100,7 @@ class SupportScorer:
         """Cosine similarity of ``text`` to each sentence."""
         if not sentences:
             return np.zeros(0, dtype=np.float32)
-        query = self.embedder.embed([text])[0]
+        query = self.queries(text)
         return np.asarray(self.vectors(sentences) @ query, dtype=np.float32)
 
     def overlap(self, text: str, sentences: Sequence[str]) -> np.ndarray:

@@ -108,3 +108,27 @@ def test_a_delta_past_its_limit_is_folded_into_a_new_base_in_the_background(
     assert len(snap.base.chunk_ids) == qa.store.count_chunks()
     saved = qa.config.home / "keyword" / qa.config.collection
     assert [d.name for d in saved.iterdir()] == [f"{snap.base.generation}{SAVED_SUFFIX}"]
+
+
+def test_a_saved_base_that_lacks_most_of_the_library_is_built_afresh_on_opening(
+    tmp_path: Path, qa: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qa.retriever.keyword.search("trade", 3)  # saved: the sample articles
+    # Another process, with no keyword index open, commits; then a process opens the library.
+    writer = Assistant.open(Config.from_env(home=tmp_path / "lib"))
+    (tmp_path / "harbour.txt").write_text(HARBOUR, "utf-8")
+    assert writer.ingest(tmp_path / "harbour.txt").ok
+    folder = qa.config.home / "keyword" / qa.config.collection
+    builds = []
+    build = KeywordIndex._build
+    monkeypatch.setattr(KeywordIndex, "_build", lambda self: builds.append(1) or build(self))
+    # A delta of one article: caught up with, not built.
+    caught_up = KeywordIndex(writer.store, folder)
+    assert caught_up.search("Carvalho", 3) and builds == []
+    assert caught_up._current().delta.chunk_ids
+    # The same when the saved base is taken to lack most of the library: built whole.
+    monkeypatch.setattr(keyword_module, "STALE_SHARE", 0.0)
+    fresh = KeywordIndex(writer.store, folder)
+    assert fresh.search("Carvalho", 3) and builds == [1]
+    snap = fresh._current()
+    assert snap.delta.chunk_ids == () and len(snap.base.chunk_ids) == writer.store.count_chunks()

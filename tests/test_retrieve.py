@@ -89,3 +89,19 @@ def test_keyword_index_follows_removals_and_additions(library: Assistant, tmp_pa
     (tmp_path / "new.txt").write_text("Zanzibar ferry operator Quillon added two boats.", "utf-8")
     library.ingest(tmp_path / "new.txt")
     assert r.search("Quillon", k=1)[0].text.startswith("Zanzibar ferry operator Quillon")
+
+
+def test_a_search_within_a_story_ranks_all_its_chunks_as_a_filtered_search_does(
+    library: Assistant,
+) -> None:
+    r = Retriever(library.store, library.embedder)
+    ids = tuple(d.id for d in library.documents())[:2]
+    question = "What did Raimondo say about trade?"
+    within = r.dense_within(question, 20, ids)
+    filtered = r.dense(question, 20, Filters(article_ids=ids).where())
+    chunks = library.store.chunks_of(ids)["ids"]
+    assert sorted(within) == sorted(chunks)  # every chunk of the story, no other
+    assert list(within) == list(filtered)
+    assert list(within.values()) == pytest.approx(list(filtered.values()), abs=1e-5)
+    found = r.search(question, k=3, filters=Filters(article_ids=ids))
+    assert found and {p.article_id for p in found} <= set(ids)
