@@ -56,7 +56,6 @@ def short_text(answer: Answer) -> str:
     (an answer that states no short one) its whole text without markers."""
     if answer.refused:
         return UNKNOWN
-    short = getattr(answer, "short", None) or getattr(answer, "item", None)
-    if short is not None:
-        return str(short.text)
+    if answer.short is not None:
+        return answer.short.text
     return strip_markers(answer.text)

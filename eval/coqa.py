@@ -1,12 +1,12 @@
 """Conversations over a CoQA-shaped dataset, each asked in one chat, scored turn by turn beside
 plain dense retrieval on the raw question (measured in the same run).
 
-For first turns and follow-up turns separately it reports: hit@5 of the right passage, how
-often a citation is from the conversation's article, how often the answer contains an accepted
-answer, how often a citation overlaps the gold rationale span, and why the other answers missed.
-Only free-form turns are scored (yes/no and unanswerable ones are asked, not scored). The
-baseline answers with the sentence of its top-5 dense passages that is nearest to the raw
-question by embedding, and cites it.
+For first turns and follow-up turns separately it reports CoQA's F1 of the short answer on
+every turn type (free-form, yes, no, unknown; ``eval.answer_f1``), and on the free-form turns:
+hit@5 of the right passage, how often a citation is from the conversation's article, how often
+the answer contains an accepted answer, how often a citation overlaps the gold rationale span,
+and why the other answers missed. The baseline answers with the sentence of its top-5 dense
+passages that is nearest to the raw question by embedding, and cites it.
 
 Run: ``python -m eval.coqa [--dataset DIR] [--home LIB] [--mode extractive|llm] [--limit N]``.
 """
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.answer_f1 import best_f1, short_text
 from eval.score import overlaps, states
 from rag.answer import Answer
 from rag.assistant import Assistant
@@ -111,6 +112,7 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
     system = {"first": Tally(), "follow-up": Tally()}
     base = {"first": Tally(), "follow-up": Tally()}
     seconds: list[float] = []
+    f1: dict[tuple[str, str], list[float]] = {}
     rows = []
     for number, conv in enumerate(conversations, start=1):
         chat = qa.chat(mode=mode)
@@ -126,7 +128,13 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
             began = time.perf_counter()
             ans: Answer = chat.ask(turn["question"])
             seconds.append(time.perf_counter() - began)
-            if turn.get("answer_type", "free") != "free":
+            answer_type = turn.get("answer_type", "free")
+            accepted_short = turn["answers"] or (["unknown"] if answer_type == "unknown" else [])
+            if accepted_short:
+                f1.setdefault((kind, answer_type), []).append(
+                    best_f1(accepted_short, short_text(ans))
+                )
+            if answer_type != "free":
                 continue  # asked, so the conversation goes on as written, but not scored
             hit = any(on_story(p.article_id) for p in ans.passages[:5])
             story_cited = any(on_story(c.article_id) for c in ans.citations)
@@ -161,7 +169,24 @@ def run(qa: Assistant, conversations: list[dict], mode: str, out: Path | None = 
     print(file=sys.stderr)
     if out:
         out.write_text("\n".join(json.dumps(r) for r in rows) + "\n", "utf-8")
-    return table(system, base, mode, seconds)
+    return f1_table(f1) + "\n\n" + table(system, base, mode, seconds)
+
+
+def f1_table(f1: dict[tuple[str, str], list[float]]) -> str:
+    """CoQA's F1 of the short answer per kind of turn and answer type, and over all turns."""
+    types = ("free", "yes", "no", "unknown")
+    lines = [
+        "| CoQA F1 of the short answer | " + " | ".join(types) + " | all |",
+        "| --- |" + " ---: |" * (len(types) + 1),
+    ]
+    for kind in ("first", "follow-up"):
+        cells = [f1.get((kind, t), []) for t in types]
+        every = [v for c in cells for v in c]
+        shown = [f"{np.mean(c):.3f} (n={len(c)})" if c else "-" for c in cells]
+        lines.append(f"| {kind} | {' | '.join(shown)} | {np.mean(every):.3f} |")
+    every = [v for values in f1.values() for v in values]
+    lines.append(f"| all turns | | | | | {np.mean(every):.3f} (n={len(every)}) |")
+    return "\n".join(lines)
 
 
 def table(system: dict[str, Tally], base: dict[str, Tally], mode: str, seconds: list[float]) -> str:

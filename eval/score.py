@@ -133,7 +133,13 @@ def score_turn(
     stated, cited = sum(said), sum(backed)
     # A fact the answer states, and a quote it cites states: some article it cites says it
     # (facts found in two articles name one of them as their source).
-    quoted = [any(states(c.quote, f.variants) for c in answer.citations) for f in turn.facts]
+    # A "Yes" or "No" is settled by the quote it cites rather than stated in it.
+    settled = answer.short.text if answer.short and answer.short.kind != "span" else None
+    quoted = [
+        any(states(c.quote, f.variants) for c in answer.citations)
+        or (settled is not None and states(settled, f.variants))
+        for f in turn.facts
+    ]
     gold_rank = 0
     for rank, p in enumerate(answer.passages, start=1):
         if any(is_gold(p.article_id, g) for g in turn.gold):

@@ -35,16 +35,26 @@ class Citation:
 
 
 @dataclass(frozen=True)
-class Item:
-    """The thing a question asked for (a name, date, number or place) as the answer states it
-    first; it is a span of citation ``n``'s quote, so a page can bold it and point to it."""
+class Short:
+    """What a person would answer, as the answer states it first: a span of citation ``n``'s
+    quote (a name, a number, a date, a phrase), or "Yes"/"No" settled by that quote.
+
+    For a span, ``assistant.article(...).text[start:end] == text``; for yes or no, ``start``
+    and ``end`` are the settling quote's span."""
 
     text: str
-    #: The citation whose quote holds it.
+    #: The citation whose quote holds it (or settles it).
     n: int
-    #: Character span of ``text`` in the stored article text.
+    #: Character span in the stored article text.
     start: int
     end: int
+    #: ``span``, ``yes`` or ``no``.
+    kind: str = "span"
+
+
+class ShortText(str):
+    """The short answer as a piece of a streamed answer, so that a terminal or a page can set
+    it apart (it is a ``str``: everything else takes it as text)."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +87,9 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     #: Ids of the articles the conversation is on after this turn, the main one first.
     story: tuple[str, ...] = ()
-    #: The asked-for item the text states first, when the question asks for one and the
-    #: cited sentence holds it.
-    item: Item | None = None
+    #: The short answer the text leads with; None when there is none (a refusal, or an
+    #: answer written by a model).
+    short: Short | None = None
 
     @property
     def rewritten(self) -> bool:
@@ -111,7 +121,7 @@ class Draft:
     citations: list[Citation]
     refused: bool = False
     dropped_markers: int = 0
-    item: Item | None = None
+    short: Short | None = None
     unsupported: int = 0
     set_apart: tuple[str, ...] = ()
     #: The mode that wrote the text, when not the answerer's own: ``extractive`` when an LLM's

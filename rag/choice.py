@@ -81,20 +81,27 @@ _SAY = re.compile(r"\b(?:say|said|says|tell|told|call|called|describe|described|
 _QUOTED = re.compile(r"[\"“”]|\b(?:said|says|told|according to)\b", re.I)
 
 
-def features(asked: Asked, sentences: Sequence[Sentence], scorer: SupportScorer) -> np.ndarray:
-    """One row of ``FEATURES`` per sentence."""
+#: The columns that need the sentences embedded.
+COSINES = (FEATURES.index("cosine_question"), FEATURES.index("cosine_standalone"))
+
+
+def features(
+    asked: Asked, sentences: Sequence[Sentence], scorer: SupportScorer, cosine: bool = True
+) -> np.ndarray:
+    """One row of ``FEATURES`` per sentence; without ``cosine`` the two cosine columns stay
+    zero (nothing is embedded: ``add_cosines`` fills them for the sentences that need it)."""
     texts = [s.text for s in sentences]
     x = np.zeros((len(sentences), len(FEATURES)), dtype=np.float32)
     if not sentences:
         return x
     question = asked.question
-    x[:, 0] = scorer.cosine(question, texts)
     x[:, 1] = scorer.overlap(question, texts)
     if asked.standalone.strip() != question.strip():
-        x[:, 2] = scorer.cosine(asked.standalone, texts)
         x[:, 3] = scorer.overlap(asked.standalone, texts)
     else:
-        x[:, 2:4] = x[:, 0:2]
+        x[:, 3] = x[:, 1]
+    if cosine:
+        add_cosines(x, asked, texts, scorer)
     kind = expected_type(question)
     column = {"name": 4, "date": 5, "number": 6, "place": 7}.get(kind)
     if column is not None:
@@ -121,6 +128,15 @@ def features(asked: Asked, sentences: Sequence[Sentence], scorer: SupportScorer)
     x[:, 16] = [min(len(t.split()) / 30, 2.0) for t in texts]
     x[:, 17] = [s.start < 400 for s in sentences]
     return x
+
+
+def add_cosines(x: np.ndarray, asked: Asked, texts: Sequence[str], scorer: SupportScorer) -> None:
+    """Fill the cosine columns of the rows ``x`` of ``texts``."""
+    x[:, COSINES[0]] = scorer.cosine(asked.question, texts)
+    if asked.standalone.strip() != asked.question.strip():
+        x[:, COSINES[1]] = scorer.cosine(asked.standalone, texts)
+    else:
+        x[:, COSINES[1]] = x[:, COSINES[0]]
 
 
 @functools.lru_cache(maxsize=1)

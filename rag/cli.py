@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import rag  # noqa: F401  (sets the offline and no-telemetry defaults first)
+from rag.answer import ShortText
 from rag.config import EMBED_BACKENDS, Config
 from rag.embeddings import EmbeddingError
 from rag.store import Store, StoreError
@@ -87,8 +88,9 @@ def _answer_json(answer: Any) -> str:
 
 def _show(stream: Any, out: TextIO) -> Any:
     """Print an answer as it streams, then its citations; return the answer."""
+    bold = out.isatty()
     for piece in stream:
-        out.write(piece)
+        out.write(f"\033[1m{piece}\033[0m" if bold and isinstance(piece, ShortText) else piece)
         out.flush()
     out.write("\n")
     answer = stream.answer

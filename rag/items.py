@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 
 from rag.references import names_in
+from rag.words import DAYS, MONTHS
+
+_CALENDAR = frozenset((*DAYS, *MONTHS))
 
 _YEAR = r"\b(1[5-9]\d\d|20\d\d)s?\b"
 _MONTH = (
@@ -112,9 +115,10 @@ def holds_type(kind: str, sentence: str, question: str) -> bool:
         return bool(re.search(_NUMBER, sentence, re.I))
     if kind in ("name", "place"):
         asked = {w.lower() for w in re.findall(r"\w+", question)}
-        # A capitalised word that is not the sentence's first and not in the question.
+        # A capitalised word that is not the sentence's first, not in the question, and not
+        # a day or a month ("reopened on Tuesday" names no one).
         words = re.findall(r"(?<=\s)[A-Z][\w-]+", sentence)
-        return any(w.lower() not in asked for w in words)
+        return any(w.lower() not in asked and w not in _CALENDAR for w in words)
     return False
 
 

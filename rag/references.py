@@ -157,28 +157,102 @@ def _kind(name: str, before: str, after: str) -> str:
     return "person" if len(name.split()) >= 2 else "name"
 
 
+#: The kind of name a short answer is, by what its question asked.
+_ANSWER_KIND = (
+    (re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose)\b", re.I), "person"),
+    (re.compile(r"^\W*(?:and\s+)?where\b", re.I), "place"),
+    (re.compile(r"^\W*(?:and\s+)?(?:what|which)\b", re.I), "org"),
+)
+
+
+def answered_name(answer: Answer) -> Name | None:
+    """The name an answer gave as its short answer ("Who co-founded it?" -> "David Morales"):
+    a pronoun of the next turn points at it before any name of the question."""
+    short = answer.short
+    text = short.text.strip(" ,.\"'“”‘’") if short is not None else ""
+    if short is None or short.kind != "span" or not _NAME.fullmatch(text):
+        return None
+    for asks, kind in _ANSWER_KIND:
+        if asks.search(answer.question):
+            return Name(text, kind)
+    return None
+
+
 def _candidates(history: Sequence[Answer]) -> list[list[Name]]:
-    """Names of the latest turns in groups, most recent turn first; in a turn, the question's
-    names first (the topic the user asked about), then those of the quotes that answered it."""
+    """Names of the latest turns in groups, most recent turn first; in a turn, the name its
+    short answer gave (the person or thing the user asked for), then the question's names (the
+    topic the user asked about), then those of the quotes that answered it."""
     out: list[list[Name]] = []
     for answer in reversed(history[-LOOK_BACK:]):
+        given = answered_name(answer)
+        out.append([given] if given is not None else [])
         out.append(names_in(answer.question))
         out.append([n for c in answer.citations for n in names_in(c.quote)])
     return out
 
 
-def _pick(kinds: tuple[str, ...], groups: list[list[Name]], question: str) -> Name | None:
+_HE = re.compile(r"\b(?:he|him|his|himself)\b", re.I)
+_SHE = re.compile(r"\b(?:she|her|hers|herself)\b", re.I)
+#: Characters after a name in which the pronouns that follow it are counted.
+GENDER_WINDOW = 150
+
+
+def genders(texts: Sequence[str]) -> dict[str, str]:
+    """``m`` or ``f`` for the names the texts refer to as "he" or "she": the pronouns that
+    follow a name before the next name, counted over every mention (keyed by the last word)."""
+    votes: dict[str, int] = {}
+    for text in texts:
+        for m in _NAME.finditer(text):
+            if not _person_like(m.group(), text[: m.start()], text[m.end() :]):
+                continue
+            after = text[m.end() : m.end() + GENDER_WINDOW]
+            following = _NAME.search(after)
+            window = after[: following.start()] if following else after
+            key = m.group().split()[-1].lower()
+            votes[key] = votes.get(key, 0) + len(_HE.findall(window)) - len(_SHE.findall(window))
+    return {k: "m" if v > 0 else "f" for k, v in votes.items() if v}
+
+
+def _person_like(name: str, before: str, after: str) -> bool:
+    """Whether a name in running text may be a person's (not a place, an organisation or a
+    title by its context)."""
+    return _kind(name, before, after) in ("person", "name")
+
+
+def _pronoun_gender(pronoun: str) -> str:
+    return {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f"}.get(pronoun.lower(), "")
+
+
+def _pick(
+    kinds: tuple[str, ...],
+    groups: list[list[Name]],
+    question: str,
+    gender: str = "",
+    known: dict[str, str] | None = None,
+) -> Name | None:
     """The name a pronoun points at: the latest group that has a name of the first kind that
     any group has; in a group a bare single name ("Kelley") stands for a person only when no
-    fuller one is there. Never a name the question already uses."""
+    fuller one is there. Never a name the question already uses, nor one the articles call by
+    the other gender's pronoun."""
     asked = {w.lower() for w in re.findall(r"\w+", question)}
-    for kind in kinds:
-        for names in groups:
-            fresh = [n for n in names if not {w.lower() for w in n.text.split()} & asked]
-            for accepts in ((kind,), ("name",) if kind == "person" else ()):
-                for n in fresh:
-                    if n.kind in accepts:
-                        return n
+    known = known or {}
+
+    def said(n: Name) -> str:
+        return known.get(n.text.split()[-1].lower(), "")
+
+    # A "he" or "she" points first at a name the articles call so; a name they never do
+    # ("China", "Michigan") only when none does.
+    passes = [lambda n: said(n) == gender, lambda n: not said(n)] if gender else [lambda n: True]
+    for fits in passes:
+        for kind in kinds:
+            for names in groups:
+                fresh = [
+                    n for n in names if not {w.lower() for w in n.text.split()} & asked and fits(n)
+                ]
+                for accepts in ((kind,), ("name",) if kind == "person" else ()):
+                    for n in fresh:
+                        if n.kind in accepts:
+                            return n
     return None
 
 
@@ -187,19 +261,24 @@ def resolve(question: str, history: Sequence[Answer]) -> str:
     names = _candidates(history)
     if not any(names):
         return ""
+    known = genders(
+        [c.quote for a in history[-LOOK_BACK:] for c in a.citations]
+        + [p.text for a in history[-LOOK_BACK:] for p in a.passages[:2]]
+    )
     out = question
     resolved = False
     for pattern, kinds, possessive in _POINTS_AT:
         match = pattern.search(out)
         if match is None or (kinds == ("place",) and _COUNTS_THERE.search(out)):
             continue
-        target = _pick(kinds, names, question)
+        target = _pick(kinds, names, question, _pronoun_gender(match.group(1)), known)
         if target is None:
             continue
         text = f"{target.text}'s" if possessive else target.text
         if kinds == ("time",) or kinds == ("place",):
             text = target.text if target.kind == "time" else f"in {target.text}"
-        out = out[: match.start()] + text + out[match.end() :]
+        # Every "he" of the question is the same person ("... when he broke his shin?").
+        out = pattern.sub(text.replace("\\", "\\\\"), out)
         resolved = True
     return out if resolved else ""
 

@@ -131,9 +131,10 @@ def test_rag_bench_runs_every_step_and_writes_its_report(tmp_path: Path, capsys)
     assert all(r > 0 for r in coqa["ingest"]["chunks_per_s"])
     sizes = {(q["backend"], q["chunks"] >= 60) for q in data["questions"]}
     assert sizes == {("onnx", True), ("torch", True)}
+    items = sum(1 for line in (SAMPLES_DATASET / "questions.jsonl").open() if line.strip())
     for q in data["questions"]:
         # One retrieval per conversation, one answer per turn (the first two of each).
-        assert len(q["retrieval_ms"]) == 64 < len(q["answer_ms"]) <= 128
+        assert len(q["retrieval_ms"]) == items < len(q["answer_ms"]) <= 2 * items
         assert q["answered"] > len(q["answer_ms"]) // 2
         assert q["peak_rss_mb"] > 50
     assert (tmp_path / "out" / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -158,7 +158,7 @@ def test_clicking_a_marker_opens_the_article_with_exactly_its_quote_marked(
     answer = ask(page, "How many Chinese companies were removed from a blacklist?")
     assert "27 Chinese companies" in answer and "[1]" in answer
     # The asked-for number is in bold.
-    assert page.locator("#chat .answer").last.locator("b.item").inner_text() == "27"
+    assert page.locator("#chat .answer").last.locator("b.short").inner_text() == "27"
     assert "US-China communications" in last_sources(page)
     page.screenshot(path=str(SHOTS / "1-answer.png"))
     page.locator("#chat .answer").last.locator("a.cite", has_text="[1]").click()

@@ -1,11 +1,11 @@
 """The page's HTML: article text is escaped wherever it goes, ``[n]`` markers link to their
-quotes, the asked-for item is bold, and only web addresses become links."""
+quotes, the short answer is bold, and only web addresses become links."""
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from rag.answer import Answer, Citation, Item
+from rag.answer import Answer, Citation, Short
 from rag.records import Article
 from ui.render import answer_html, article_html, md_text, parse_cite
 
@@ -45,13 +45,13 @@ def test_article_text_in_an_answer_makes_no_element_and_no_link() -> None:
     assert "[7]" in answer_html(answer)  # a marker naming no citation stays text
 
 
-def test_a_web_url_becomes_a_link_and_the_item_is_bold() -> None:
+def test_a_web_url_becomes_a_link_and_the_short_answer_is_bold() -> None:
     c = citation(url="https://example.org/story")
     answer = Answer(
-        "Who?", "Ada Lovelace: she relit it [1].", [c], item=Item("Ada Lovelace", 1, 0, 12)
+        "Who?", "Ada Lovelace: she relit it [1].", [c], short=Short("Ada Lovelace", 1, 0, 12)
     )
     html = answer_html(answer)
-    assert "<b class='item'>Ada Lovelace</b>: she relit it" in html
+    assert "<b class='short'>Ada Lovelace</b>: she relit it" in html
     assert "href='https://example.org/story'" in html
 
 

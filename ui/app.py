@@ -30,7 +30,7 @@ CSS = """
 #header .name { font-size: 1.5em; font-weight: 700; }
 #header .glance { color: var(--body-text-color-subdued); }
 #header .what { flex-basis: 100%; font-size: 0.9em; color: var(--body-text-color-subdued); }
-#chat .answer b.item { font-weight: 700; }
+#chat .answer b.short { font-weight: 700; }
 #chat a.cite { font-weight: 600; text-decoration: none; cursor: pointer; }
 #chat .searched, #chat .held-back { color: var(--body-text-color-subdued); font-size: 0.85em; }
 #chat details.sources { margin-top: 6px; font-size: 0.9em; }

@@ -1,7 +1,7 @@
 """An OpenAI-compatible endpoint beside the page (``/v1/chat/completions``, ``/v1/models``), so
 that any OpenAI client or chat front end can talk to the library. The reply's text carries the
-``[n]`` markers and a numbered list of sources; the structured citations come as an extra
-``citations`` field (on the last chunk when streaming).
+``[n]`` markers and a numbered list of sources; the structured citations and the short answer
+come as extra ``citations`` and ``short`` fields (on the last chunk when streaming).
 
 A chat front end sends the whole conversation with every request. The chat that answered it is
 kept under a hash of the user turns it has heard, so the next request (the same turns and one
@@ -80,6 +80,11 @@ def sources_text(answer: Answer) -> str:
 
 def citations(answer: Answer) -> list[dict[str, Any]]:
     return [dict(c.__dict__) for c in answer.citations]
+
+
+def short(answer: Answer) -> dict[str, Any] | None:
+    """The short answer (text, citation, span), as an extra field beside the citations."""
+    return dict(answer.short.__dict__) if answer.short is not None else None
 
 
 def turns_key(user: str, questions: Sequence[str]) -> str:
@@ -178,6 +183,7 @@ def openai_router(qa: Assistant) -> APIRouter:
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             "citations": citations(answer),
+            "short": short(answer),
         }
 
     return router
@@ -206,6 +212,7 @@ def _streamed(
         yield _chunk(cid, created, {"content": tail})
     last = json.loads(_chunk(cid, created, {}, "stop")[len("data: ") :])
     last["citations"] = citations(answer)
+    last["short"] = short(answer)
     yield f"data: {json.dumps(last, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"
 

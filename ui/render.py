@@ -52,16 +52,16 @@ def _link(url: str) -> str:
 
 
 def _text_with_links(text: str, answer: Answer) -> str:
-    """The answer's text escaped, its ``[n]`` markers links to their quotes, the asked-for
-    item in bold."""
+    """The answer's text escaped, its ``[n]`` markers links to their quotes, the short answer
+    in bold."""
     cited = {c.n: c for c in answer.citations}
-    item = answer.item.text if answer.item is not None else ""
+    short = answer.short.text if answer.short is not None else ""
     out, at = [], 0
     for m in MARKER.finditer(text):
         part = text[at : m.start()]
-        out.append(_bold(part, item))
-        if item and item in part:
-            item = ""  # bold once, where it first stands
+        out.append(_bold(part, short))
+        if short and short in part:
+            short = ""  # bold once, where it first stands
         c = cited.get(int(m[1]))
         if c is None:
             out.append(esc(m[0]))
@@ -69,7 +69,7 @@ def _text_with_links(text: str, answer: Answer) -> str:
             title = esc(f"{c.title}: {c.quote}"[:300])
             out.append(f"<a class='cite' href='{cite_href(c)}' title='{title}'>[{c.n}]</a>")
         at = m.end()
-    out.append(_bold(text[at:], item))
+    out.append(_bold(text[at:], short))
     return "".join(out)
 
 
@@ -77,7 +77,7 @@ def _bold(part: str, item: str) -> str:
     if not item or item not in part:
         return esc(part)
     before, _, after = part.partition(item)
-    return f"{esc(before)}<b class='item'>{esc(item)}</b>{esc(after)}"
+    return f"{esc(before)}<b class='short'>{esc(item)}</b>{esc(after)}"
 
 
 def sources_html(citations: Sequence[Citation]) -> str:

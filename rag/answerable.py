@@ -1,0 +1,97 @@
+"""Whether the cited sentences answer the question at all: a question about the right story
+whose fact the article does not state ("How much prize money did she win?" over a report that
+never says) finds sentences about its people all the same, but no span of the kind it asks
+for, few of its own words, and a reader that is unsure. Fitted by ``python -m eval.fit_reader``
+(logistic regression on CoQA's answerable turns against the near-miss set and CoQA's
+unanswerable turns, cross-validated by conversation)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.items import asked_item
+from rag.reader import FEATURES as SPAN_FEATURES
+from rag.reader import QUESTION_TYPES, Candidates, question_type
+from rag.terms import terms
+
+_NUMBER = re.compile(r"\d[\d,.]*")
+_CAPITAL = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w-]+")
+_COLUMN = {name: i for i, name in enumerate(SPAN_FEATURES)}
+#: The span shape each question type asks for (a candidate of that shape that is not the
+#: question's own words is the kind of thing the question wants).
+_WANTS = {
+    "who": "whole_name",
+    "where": "whole_name",
+    "when": "date",
+    "count": "whole_number",
+    "measure": "whole_number",
+}
+
+FEATURES = (
+    "bias",
+    "yes_no",  # the question is answered yes or no
+    "kind_found",  # a candidate of the kind the question asks for, not its own words
+    "best_score",  # the reader's best candidate score
+    "best_probability",  # the probability the reader gives it
+    "first_covers",  # share of the question's content words in the first cited sentence
+    "all_cover",  # in all of them
+    "name_missing",  # a capitalised name of the question none of them has
+    "number_missing",  # a number of the question none of them has
+    "article_lacks",  # share of the question's content words the article lacks
+    "article_lacks_any",  # the article lacks one of them
+    "item_found",  # a quote holds the item of the kind asked (an age, an amount, a date ...)
+    "short_question",  # three words or fewer: a bare follow-up
+    *(f"type={t}" for t in QUESTION_TYPES),
+)
+
+
+def features(
+    question: str,
+    standalone: str,
+    quotes: Sequence[str],
+    article: str,
+    found: Candidates,
+    span_weights: np.ndarray,
+    yes_no: bool,
+) -> np.ndarray:
+    """One row of ``FEATURES``."""
+    x = np.zeros(len(FEATURES), dtype=np.float32)
+    x[0] = 1.0
+    x[1] = yes_no
+    kind = question_type(question)
+    if len(found):
+        z = found.x @ span_weights
+        p = np.exp(z - z.max())
+        x[3] = float(z.max())
+        x[4] = float(1.0 / p.sum())
+        wants = _WANTS.get(kind)
+        if wants is not None:
+            repeats = found.x[:, _COLUMN["any_question_word"]] > 0
+            x[2] = bool(((found.x[:, _COLUMN[wants]] > 0) & ~repeats).any())
+    asked = set(terms(question)) | set(terms(standalone))
+    if asked and quotes:
+        first, every = set(terms(quotes[0])), set(terms(" ".join(quotes)))
+        x[5] = len(asked & first) / len(asked)
+        x[6] = len(asked & every) / len(asked)
+    text = " ".join(quotes)
+    x[7] = any(name not in text for name in _CAPITAL.findall(standalone))
+    x[8] = any(n not in text for n in _NUMBER.findall(standalone))
+    own = set(terms(question))
+    if own:
+        lacks = own - set(terms(article or text))
+        x[9] = len(lacks) / len(own)
+        x[10] = bool(lacks)
+    x[11] = any(asked_item(question, q) is not None for q in quotes)
+    x[12] = len(question.split()) <= 3
+    if kind:
+        x[FEATURES.index(f"type={kind}")] = 1.0
+    return x
+
+
+def answers(x: np.ndarray, w: np.ndarray, threshold: float) -> bool:
+    """Whether the fitted model finds the question answered (its log-odds at the threshold
+    or above)."""
+    return float(x @ w) >= threshold
