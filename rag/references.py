@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.terms import is_stopword
+from rag.words import PLACES
 
 if TYPE_CHECKING:
     from rag.answer import Answer
@@ -172,6 +173,9 @@ def answered_name(answer: Answer) -> Name | None:
     text = short.text.strip(" ,.\"'“”‘’") if short is not None else ""
     if short is None or short.kind != "span" or not _NAME.fullmatch(text):
         return None
+    if text.lower() in PLACES:
+        # A country or its people's word ("Chinese") is a place, whatever was asked.
+        return Name(text, "place")
     for asks, kind in _ANSWER_KIND:
         if asks.search(answer.question):
             return Name(text, kind)
