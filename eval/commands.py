@@ -145,7 +145,7 @@ def register(sub: Any) -> None:
     bench.add_argument(
         "--llm-only",
         action="store_true",
-        help="only LLM mode with the real small model (needs `make llm-server`)",
+        help="only LLM mode with the real small model (needs `make local-llm`)",
     )
     live = bench.add_argument_group("--live: a library that takes in news while chats ask")
     live.add_argument(

@@ -8,7 +8,7 @@ search for the best weighted accuracy (the share of supported claims kept, plus
 ``SHOWN_WRONGLY_COSTS`` times the share of unsupported ones dropped; ties go to the stricter
 pair) and reports both shares per origin for the pair in ``rag/grounding.py``.
 
-``python -m eval.grounding --collect`` asks the real model (``make llm-server``) the samples'
+``python -m eval.grounding --collect`` asks the real model (``make local-llm``) the samples'
 questions with the prompt of today and with the plain one (no worked example, no token cap or
 stop sequences), reports the share of replies whose markers are valid under each, and writes
 the replies' sentences to ``smollm2-sentences.jsonl`` for labelling.

@@ -21,13 +21,17 @@ from rag.store import Store, StoreError
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The config that the global options and ``RAG_*`` variables describe."""
-    return Config.from_env(
+    gguf = getattr(args, "gguf", None)
+    config = Config.from_env(
         home=Path(args.home) if args.home else None,
         chroma_url=args.chroma_url,
         collection=args.collection,
         embed_model=args.embed_model,
         embed_backend=args.embed_backend,
+        llm_gguf=Path(gguf) if gguf else None,
     )
+    # A model given on the command line is there to answer with.
+    return config.with_(answer_mode="llm") if gguf and not getattr(args, "mode", None) else config
 
 
 def _open_store(config: Config) -> Store:
@@ -128,6 +132,17 @@ def _assistant(args: argparse.Namespace) -> Any:
     return qa
 
 
+def cmd_model_fetch(args: argparse.Namespace) -> int:
+    from rag.model_fetch import FetchError, fetch
+
+    try:
+        fetch(args.name)
+    except FetchError as exc:
+        print(f"rag: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     qa = _assistant(args)
     stream = qa.stream(args.question, k=args.k, filters=_filters(args))
@@ -183,8 +198,16 @@ def _about(title: str, published: str) -> str:
     return f"{title}, {published}" if published else title
 
 
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--gguf PATH``: LLM mode on a local GGUF model run in the process."""
+    parser.add_argument(
+        "--gguf", metavar="PATH", help="answer with this local GGUF chat model (RAG_LLM_GGUF)"
+    )
+
+
 def _add_answer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=["extractive", "llm"], help="RAG_ANSWER_MODE")
+    add_model_option(parser)
     parser.add_argument("-k", type=int, help="passages to retrieve (RAG_TOP_K, default 5)")
     parser.add_argument("--source", action="append", help="only this source (repeatable)")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="published on/after")
@@ -224,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="a conversation in the terminal (follow-ups understood)")
     _add_answer_options(chat)
     chat.set_defaults(func=cmd_chat)
+
+    model = sub.add_parser("model", help="fetch a local chat model for LLM mode")
+    model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    fetch = model_sub.add_parser(
+        "fetch", help="download and verify a local GGUF chat model into the cache folder"
+    )
+    fetch.add_argument("name", choices=["qwen-0.5b", "qwen-1.5b"])
+    fetch.set_defaults(func=cmd_model_fetch)
 
     # Commands of the packages built on rag (eval, ui) come in through entry points, so that
     # rag never imports them.

@@ -70,6 +70,9 @@ class Config:
     #: Base URL of an OpenAI-compatible chat endpoint (``RAG_LLM_BASE_URL``, else
     #: ``OPENAI_BASE_URL``; unset means OpenAI itself).
     llm_base_url: str | None = None
+    #: A GGUF chat model file run in this process by xllamacpp (``RAG_LLM_GGUF``); it takes
+    #: the place of an endpoint.
+    llm_gguf: Path | None = None
     #: Chat model name (``RAG_LLM_MODEL``).
     llm_model: str = DEFAULT_LLM_MODEL
     #: API key (``OPENAI_API_KEY``); never printed.
@@ -106,6 +109,9 @@ class Config:
             "llm_base_url": os.environ.get("RAG_LLM_BASE_URL")
             or os.environ.get("OPENAI_BASE_URL")
             or None,
+            "llm_gguf": Path(os.environ["RAG_LLM_GGUF"])
+            if os.environ.get("RAG_LLM_GGUF")
+            else None,
             "llm_model": os.environ.get("RAG_LLM_MODEL", DEFAULT_LLM_MODEL),
             "llm_api_key": os.environ.get("OPENAI_API_KEY") or None,
             "llm_timeout": _env_number("RAG_LLM_TIMEOUT", 60.0, float),
@@ -117,16 +123,17 @@ class Config:
         if unknown:
             raise TypeError(f"unknown config field(s): {', '.join(sorted(unknown))}")
         env.update({k: v for k, v in overrides.items() if v is not None})
-        if isinstance(env["home"], str):
-            env["home"] = Path(env["home"])
+        for name in ("home", "llm_gguf"):
+            if isinstance(env[name], str):
+                env[name] = Path(env[name])
         config = cls(**env)
         config.validate()
         return config
 
     @property
     def llm_configured(self) -> bool:
-        """Whether an LLM endpoint is set (an API key, or a base URL of a local server)."""
-        return bool(self.llm_api_key or self.llm_base_url)
+        """Whether an LLM is set: an API key, a base URL of a server, or a local GGUF file."""
+        return bool(self.llm_api_key or self.llm_base_url or self.llm_gguf)
 
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed (``home`` may be given as a string)."""
@@ -167,9 +174,11 @@ class Config:
             )
         if self.answer_mode == "llm" and not self.llm_configured and not llm_given:
             raise ValueError(
-                "LLM mode needs an endpoint: set OPENAI_API_KEY for OpenAI, or "
-                "RAG_LLM_BASE_URL for another OpenAI-compatible server"
+                "LLM mode needs a model: set RAG_LLM_GGUF to a local GGUF file, OPENAI_API_KEY "
+                "for OpenAI, or RAG_LLM_BASE_URL for another OpenAI-compatible server"
             )
+        if self.llm_gguf is not None and not self.llm_gguf.is_file():
+            raise ValueError(f"no GGUF model file at {self.llm_gguf} (RAG_LLM_GGUF / --gguf)")
         if self.llm_base_url is not None and not self.llm_base_url.startswith(
             ("http://", "https://")
         ):

@@ -17,12 +17,13 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rag.answer import REFUSAL, Answer, Draft, strip_markers
+from rag.answer import REFUSAL, Answer, Citation, Draft, strip_markers
+from rag.choice import is_aside
 from rag.config import Config
 from rag.extractive import ChatContext, ExtractiveAnswerer
 from rag.grounding import SentenceGate
 from rag.retrieve import Passage
-from rag.support import SupportScorer
+from rag.support import SupportScorer, sentences_of
 
 
 class LLMError(RuntimeError):
@@ -60,6 +61,11 @@ MAX_REPLY_TOKENS = 160
 TEMPERATURE = 0.0
 #: Where a small model starts a new turn or echoes the prompt instead of answering.
 STOP = ["\nQuestion:", "\nPassages", "<<<", "\nUser:"]
+#: Sentences sent to a model run in this process: the best of the retrieved passages (and of
+#: the chat's story) by the extractive answerer's fitted choice, each with its article's title
+#: and date. On a CPU the prompt, not the reply, takes the time: five whole chunks made a
+#: 530-token prompt.
+EXCERPTS = 4
 
 
 def fence(passages: Sequence[Passage]) -> tuple[str, str]:
@@ -82,7 +88,7 @@ class LLM:
         self.config = config
         self._model = model
         if model is None:
-            self.where = config.llm_base_url or "https://api.openai.com/v1"
+            self.where = str(config.llm_gguf or config.llm_base_url or "https://api.openai.com/v1")
         else:
             name = getattr(getattr(model, "metadata", None), "model_name", "") or ""
             self.where = type(model).__name__ + (f" ({name})" if name else "")
@@ -90,11 +96,28 @@ class LLM:
     @property
     def model(self) -> Any:
         """The LlamaIndex LLM this answers with (built from the config on first use)."""
-        if self._model is None:
+        if self._model is None and self.config.llm_gguf is not None:
+            from rag.gguf_llm import GGUFModel
+
+            self._model = GGUFModel(
+                path=str(self.config.llm_gguf),
+                max_tokens=MAX_REPLY_TOKENS,
+                temperature=TEMPERATURE,
+                stop=STOP,
+            )
+        elif self._model is None:
             from rag.openai_llm import openai_compatible
 
             self._model = openai_compatible(self.config)
         return self._model
+
+    @property
+    def local(self) -> bool:
+        """Whether the model runs in this process (``RAG_LLM_GGUF``): it reads its prompt at
+        CPU speed, so it gets the best sentences rather than whole passages."""
+        from rag.gguf_llm import GGUFModel
+
+        return isinstance(self.model, GGUFModel)
 
     @property
     def _speaks_openai(self) -> bool:
@@ -118,8 +141,12 @@ class LLM:
 
         where, n = self.where, self.config.llm_retries + 1
         tries = f"{n} {'try' if n == 1 else 'tries'}"
+        from rag.gguf_llm import GGUFLoadError
+
         if isinstance(exc, LLMError):
             return exc
+        if isinstance(exc, GGUFLoadError):
+            return LLMError(str(exc))
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             msg = f"the LLM server at {where} refused the API key: check OPENAI_API_KEY"
         elif isinstance(exc, openai.NotFoundError):
@@ -245,6 +272,37 @@ class LLMAnswerer:
             {"role": "user", "content": "\n\n".join(parts)},
         ]
 
+    def excerpts(
+        self,
+        question: str,
+        standalone: str,
+        passages: Sequence[Passage],
+        context: ChatContext,
+        cited: Sequence[Citation] = (),
+    ) -> list[Passage]:
+        """The ``EXCERPTS`` best sentences, each as a passage of its own (its span in the
+        article, its chunk, its article's title and date): those the extractive answer cites
+        (one for each part of a two-part question), then the best ranked."""
+        sentences = sentences_of([*passages, *context.story])
+        if not sentences:
+            return list(passages)
+        score, _ = self.extractive.rank(question, standalone, sentences, context)
+        first = {(c.article_id, c.start) for c in cited}
+        order = sorted(
+            range(len(sentences)),
+            key=lambda i: ((sentences[i].passage.article_id, sentences[i].start) not in first,
+                           -score[i]),
+        )  # fmt: skip
+        best: list[Passage] = []
+        for i in order:
+            s = sentences[i]
+            if is_aside(s.text) or any(p.text == s.text for p in best):
+                continue
+            best.append(replace(s.passage, text=s.text, start=s.start, end=s.end))
+            if len(best) == EXCERPTS:
+                break
+        return best
+
     def answer(
         self,
         question: str,
@@ -261,8 +319,14 @@ class LLMAnswerer:
         if fallback.refused:
             yield REFUSAL
             return Draft(REFUSAL, [], refused=True, mode="extractive")
-        gate = SentenceGate(passages, self.scorer)
-        for piece in self.llm.stream(self.messages(question, standalone, passages, history)):
+        sent = list(passages)
+        if self.llm.local:
+            # On this machine's CPU the prompt, not the reply, takes the time.
+            sent = self.excerpts(
+                question, standalone, passages, context or ChatContext(), fallback.citations
+            )
+        gate = SentenceGate(sent, self.scorer)
+        for piece in self.llm.stream(self.messages(question, standalone, sent, history)):
             shown = gate.feed(piece)
             if shown:
                 yield shown

