@@ -27,6 +27,7 @@ from rag.retrieve import Passage
 from rag.sentences import sentence_spans
 from rag.support import Sentence, SupportScorer, sentences_of
 from rag.terms import terms
+from rag.words import NEGATIONS
 
 #: A sentence is supported from this support (cosine + weighted word overlap) of its best
 #: sentence in the passages, fitted by ``python -m eval.grounding``.
@@ -122,6 +123,14 @@ def figures(text: str) -> set[str]:
     return {n.replace(",", "").lstrip("0") or "0" for n in _DIGITS.findall(text)}
 
 
+_WORDS = re.compile(r"[\w'’]+")
+
+
+def denies(text: str) -> bool:
+    """Whether ``text`` has a word of denial ("not", "n't", "never", "refused" ...)."""
+    return any(w in NEGATIONS or w.endswith(("n't", "n’t")) for w in _WORDS.findall(text.lower()))
+
+
 def number_words(text: str) -> set[str]:
     return {w.lower() for w in _NUMBER_WORD.findall(text)}
 
@@ -141,6 +150,11 @@ class Verdict:
     #: Numbers it states that the passages do not: a figure that its backing passage lacks, or
     #: a number in words that no passage uses ("five stops" where they say "two stops").
     unstated_numbers: bool
+    #: It denies what its backing sentences state, or states what they deny: one of them has
+    #: a word of denial ("not", "never", "no", "refused") and the other none. The words the
+    #: support score weighs leave these out (stopwords), so a negated claim scores as well as
+    #: the sentence it contradicts.
+    negates: bool = False
 
     @property
     def supported(self) -> bool:
@@ -150,6 +164,7 @@ class Verdict:
             and self.novel <= NOVEL_UP_TO
             and not self.unstated_numbers
             and not self.heading_only
+            and not self.negates
         )
 
 
@@ -209,6 +224,7 @@ class Grounding:
             novel=self.novel(claim),
             heading_only=all(is_aside(s.text) for _, s in backing),
             unstated_numbers=bool(unstated),
+            negates=denies(claim) != any(denies(s.text) for _, s in backing),
         )
 
     def _second_source(self, claim: str, backing: Sequence[Sentence]) -> Sentence | None:
