@@ -11,7 +11,7 @@ the others; a stop request ends the poll between articles, so nothing is half-wr
 from __future__ import annotations
 
 import calendar
-import sys
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +38,8 @@ MAX_ENTRY_TRIES = 3
 FOLDER_GROUP = 32
 #: Query parameters that only track the reader: two links that differ in them are one article.
 TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src")
+
+log = logging.getLogger(__name__)
 
 
 def canonical_url(url: str) -> str:
@@ -225,7 +227,7 @@ class Watcher:
                 wait = min(self.next_due(), self.config.watch_interval, 30.0)
             except StoreError as exc:
                 # The library itself failed (a Chroma server restarting): try again shortly.
-                print(f"rag watch: {exc}; trying again", file=sys.stderr, flush=True)
+                log.warning("rag watch: %s; trying again", exc)
                 wait = min(self.config.watch_interval, 30.0)
             # Waits are capped so that a subscription added by another process is seen soon.
             stop.wait(wait + 0.05)

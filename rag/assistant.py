@@ -9,7 +9,7 @@ from typing import Any
 
 from rag.answer import Answer
 from rag.chat import Answerer, AnswerStream, Chat, Rewriter, condense
-from rag.config import ANSWER_MODES, Config
+from rag.config import ANSWER_MODES, LLM_NEEDS_A_MODEL, Config
 from rag.embeddings import Embedder, make_embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.ingest_report import IngestReport, Progress, ingest_function
@@ -91,10 +91,7 @@ class Assistant:
             return ExtractiveAnswerer(self.scorer)
         if mode == "llm":
             if self.llm is None and not self.config.llm_configured:
-                raise ValueError(
-                    "LLM mode needs an endpoint: set OPENAI_API_KEY for OpenAI, or "
-                    "RAG_LLM_BASE_URL for another OpenAI-compatible server"
-                )
+                raise ValueError(LLM_NEEDS_A_MODEL)
             from rag.llm import LLMAnswerer
 
             return LLMAnswerer(self._llm, self.scorer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -12,7 +13,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
-import rag  # noqa: F401  (sets the offline and no-telemetry defaults first)
 from rag.answer import ShortText
 from rag.config import EMBED_BACKENDS, Config
 from rag.embeddings import EmbeddingError
@@ -263,11 +263,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What the process needs before anything it runs starts: offline and quiet (nothing in the
+#: default path may phone home or reach a model hub). Set where the process starts, not on
+#: import, so that a program using the Python API keeps its own environment.
+PROCESS_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from rag.llm import LLMError
 
+    for name, value in PROCESS_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     args = build_parser().parse_args(argv)
     try:
+        config_from_args(args)  # every command: a bad setting is one line, exit 2
         return int(args.func(args))
     except (StoreError, EmbeddingError, LLMError, ValueError) as exc:
         print(f"rag: error: {exc}", file=sys.stderr)

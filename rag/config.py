@@ -1,10 +1,12 @@
-"""Settings, read from the environment (``RAG_*``) with keyword overrides."""
+"""Every setting, in one place: each field of ``Config`` says its default, its type, the
+environment variable it is read from and what it means (``setting``). ``Config.from_env()``
+reads them all; ``settings_table()`` is the README's configuration table, made from them."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,117 +18,186 @@ ANSWER_MODES = ("extractive", "llm")
 EMBED_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
 
-def _env_number(name: str, default: float, cast: Callable[[str], Any] = int) -> Any:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return cast(raw)
-    except ValueError as exc:
-        kind = "an integer" if cast is int else "a number"
-        raise ValueError(f"{name} must be {kind}, got {raw!r}") from exc
+def _word(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _megabytes(raw: str) -> int:
+    return int(float(raw) * 1_000_000)
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in raw.split(",") if o.strip())
+
+
+_KIND = {int: "an integer", float: "a number", _megabytes: "a number (MB)"}
+
+
+def setting(
+    default: Any,
+    env: str | Sequence[str],
+    meaning: str,
+    parse: Callable[[str], Any] | None = None,
+    choices: Sequence[str] = (),
+    shown: str | None = None,
+    secret: bool = False,
+) -> Any:
+    """A field of ``Config``: its default, the environment variable(s) it is read from (the
+    first set wins), what it means, how its text is read, the values it may take, its default
+    as the table shows it (when not the default itself), and whether it is a secret (never in
+    a repr)."""
+    names = (env,) if isinstance(env, str) else tuple(env)
+    meta = {"env": names, "meaning": meaning, "parse": parse, "choices": tuple(choices),
+            "shown": shown}  # fmt: skip
+    return field(default=default, metadata=meta, repr=not secret)
+
+
+#: What LLM mode says when it has no model to talk to.
+LLM_NEEDS_A_MODEL = (
+    "LLM mode needs a model: set RAG_LLM_GGUF to a local GGUF file, OPENAI_API_KEY for OpenAI, "
+    "or RAG_LLM_BASE_URL for another OpenAI-compatible server"
+)
 
 
 @dataclass(frozen=True)
 class Config:
-    """Where the library lives and how articles are embedded and chunked.
+    """The settings of a library, its answers and its page.
 
-    Every field has an environment variable; ``Config.from_env(field=value)`` overrides it.
-    """
+    ``Config.from_env(field=value)`` reads every setting from its environment variable, then
+    applies the overrides."""
 
-    #: Folder of the embedded Chroma store (``RAG_HOME``, default ``./.rag``).
-    home: Path = field(default_factory=lambda: Path(os.environ.get("RAG_HOME", ".rag")))
-    #: ``http://host:port`` of a Chroma server (``RAG_CHROMA_URL``); unset means embedded.
-    chroma_url: str | None = None
-    #: Name of the Chroma collection that holds the chunks (``RAG_COLLECTION``).
-    collection: str = "articles"
-    #: ``all-MiniLM-L6-v2`` (bundled, offline), any sentence-transformers name or path,
-    #: or ``openai:<model>`` (``RAG_EMBED_MODEL``).
-    embed_model: str = DEFAULT_EMBED_MODEL
-    #: How the bundled model runs: ``auto``, ``torch``, ``onnx`` or ``onnx-int8``
-    #: (``RAG_EMBED_BACKEND``); the ONNX ones serve the bundled model only.
-    embed_backend: str = "auto"
-    #: Texts per embedding call (``RAG_EMBED_BATCH``).
-    embed_batch: int = 32
-    #: Most word pieces in a chunk (``RAG_CHUNK_TOKENS``); capped by the model's input limit.
-    chunk_tokens: int = 96
-    #: Word pieces of trailing sentences repeated at the start of the next chunk
-    #: (``RAG_CHUNK_OVERLAP``).
-    chunk_overlap: int = 24
-    #: Largest article text accepted, in bytes of UTF-8 (``RAG_MAX_ARTICLE_MB``, default 5).
-    max_article_bytes: int = 5_000_000
-    #: Seconds to wait for a URL (``RAG_FETCH_TIMEOUT``).
-    fetch_timeout: float = 20.0
-    #: Fetch URLs on loopback, private and link-local addresses (``RAG_ALLOW_PRIVATE_URLS``);
-    #: off, so that a pasted URL cannot reach the machine's own services or the LAN.
-    allow_private_urls: bool = False
-    #: Seconds between polls of each followed feed or folder (``RAG_WATCH_INTERVAL``): news
-    #: sites ask readers not to poll more often than every few minutes.
-    watch_interval: float = 300.0
-    #: Passages retrieved for each question (``RAG_TOP_K``).
-    top_k: int = 5
-    #: ``extractive`` (needs no model server) or ``llm`` (``RAG_ANSWER_MODE``).
-    answer_mode: str = "extractive"
-    #: Base URL of an OpenAI-compatible chat endpoint (``RAG_LLM_BASE_URL``, else
-    #: ``OPENAI_BASE_URL``; unset means OpenAI itself).
-    llm_base_url: str | None = None
-    #: A GGUF chat model file run in this process by xllamacpp (``RAG_LLM_GGUF``); it takes
-    #: the place of an endpoint.
-    llm_gguf: Path | None = None
-    #: Chat model name (``RAG_LLM_MODEL``).
-    llm_model: str = DEFAULT_LLM_MODEL
-    #: API key (``OPENAI_API_KEY``); never printed.
-    llm_api_key: str | None = field(default=None, repr=False)
-    #: Seconds to wait for the LLM server to answer, and between streamed pieces
-    #: (``RAG_LLM_TIMEOUT``).
-    llm_timeout: float = 60.0
-    #: Retries after a refused connection, a timeout, 429 or 5xx (``RAG_LLM_RETRIES``).
-    llm_retries: int = 2
-    #: What becomes of the sentences of a model's reply that no passage supports
-    #: (``RAG_LLM_UNSUPPORTED``): ``drop`` them, or ``show`` them apart, after the answer, as
-    #: "not found in the articles" (``Answer.set_apart``). Never shown as the answer.
-    llm_unsupported: str = "drop"
+    home: Path = setting(Path(".rag"), "RAG_HOME", "folder of the embedded Chroma store", Path)
+    chroma_url: str | None = setting(
+        None,
+        "RAG_CHROMA_URL",
+        "`http://host:port` of a Chroma server (`chroma run`); unset: the embedded store; the "
+        "same code path",
+    )
+    collection: str = setting("articles", "RAG_COLLECTION", "collection name")
+    embed_model: str = setting(
+        DEFAULT_EMBED_MODEL,
+        "RAG_EMBED_MODEL",
+        "the bundled model, any sentence-transformers name or folder, or `openai:<model>`",
+    )
+    embed_backend: str = setting(
+        "auto",
+        "RAG_EMBED_BACKEND",
+        "how the bundled model runs: `auto` (`onnx` for the bundled model, torch for any "
+        "other), `onnx`, `onnx-int8` or `torch`",
+        _word,
+        EMBED_BACKENDS,
+    )
+    embed_batch: int = setting(32, "RAG_EMBED_BATCH", "texts per model call", int)
+    chunk_tokens: int = setting(96, "RAG_CHUNK_TOKENS", "most word pieces in a chunk", int)
+    chunk_overlap: int = setting(
+        24, "RAG_CHUNK_OVERLAP", "word pieces of trailing sentences repeated in the next chunk", int
+    )
+    max_article_bytes: int = setting(
+        5_000_000,
+        "RAG_MAX_ARTICLE_MB",
+        "largest article text accepted, in MB of UTF-8 (an upload may be 4 times it)",
+        _megabytes,
+        shown="5",
+    )
+    fetch_timeout: float = setting(20.0, "RAG_FETCH_TIMEOUT", "seconds to wait for a URL", float)
+    allow_private_urls: bool = setting(
+        False,
+        "RAG_ALLOW_PRIVATE_URLS",
+        "fetch URLs on loopback, private and link-local addresses (checked at every "
+        "connection); off, so a pasted URL cannot reach this machine's services, the LAN or a "
+        "cloud metadata endpoint",
+        _flag,
+        shown="off",
+    )
+    watch_interval: float = setting(
+        300.0,
+        "RAG_WATCH_INTERVAL",
+        "seconds between polls of each followed feed or folder (`rag watch`, `rag serve`)",
+        float,
+    )
+    top_k: int = setting(5, "RAG_TOP_K", "passages retrieved per question", int)
+    answer_mode: str = setting(
+        "extractive", "RAG_ANSWER_MODE", "`extractive` or `llm`", _word, ANSWER_MODES
+    )
+    llm_base_url: str | None = setting(
+        None,
+        ("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"),
+        "an OpenAI-compatible endpoint, e.g. `http://127.0.0.1:8080/v1`; unset: OpenAI",
+    )
+    llm_gguf: Path | None = setting(
+        None,
+        "RAG_LLM_GGUF",
+        "a GGUF chat model file run in the process by xllamacpp (`--gguf PATH`); takes the "
+        "place of an endpoint",
+        Path,
+    )
+    llm_model: str = setting(DEFAULT_LLM_MODEL, "RAG_LLM_MODEL", "chat model name")
+    llm_api_key: str | None = setting(
+        None, "OPENAI_API_KEY", "API key of the endpoint; never shown", secret=True
+    )
+    llm_timeout: float = setting(
+        60.0,
+        "RAG_LLM_TIMEOUT",
+        "seconds to wait for the model (and between streamed pieces)",
+        float,
+    )
+    llm_retries: int = setting(
+        2, "RAG_LLM_RETRIES", "retries after a refused connection, a timeout, 429 or 5xx", int
+    )
+    llm_unsupported: str = setting(
+        "drop",
+        "RAG_LLM_UNSUPPORTED",
+        "sentences of a model's reply that no passage supports: `drop` them, or `show` them "
+        'apart as "not found in the articles" (never as the answer)',
+        _word,
+        ("drop", "show"),
+    )
+    cache_dir: Path | None = setting(
+        None,
+        "RAG_CACHE_DIR",
+        "where the ONNX export of the bundled model (made once, in about 15 s) and fetched "
+        "local models are kept",
+        Path,
+        shown="`~/.cache/rag-news`",
+    )
+    ui_host: str = setting("127.0.0.1", "RAG_UI_HOST", "address `rag serve` listens on")
+    ui_port: int = setting(7860, "RAG_UI_PORT", "port `rag serve` listens on", int)
+    ui_user: str | None = setting(None, "RAG_UI_USER", "the page's login name (with the password)")
+    ui_password: str | None = setting(
+        None, "RAG_UI_PASSWORD", "the page's login password", secret=True
+    )
+    api_token: str | None = setting(
+        None,
+        "RAG_API_TOKEN",
+        "a bearer token the HTTP API (`/api`, `/v1`) takes, beside the page's login",
+        secret=True,
+    )
+    cors_origins: tuple[str, ...] = setting(
+        (),
+        "RAG_CORS_ORIGINS",
+        "comma-separated origins (`https://app.example`) whose pages may call the API; no "
+        "other site may",
+        _origins,
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Config:
-        """Build a config from ``RAG_*`` variables, then apply keyword overrides."""
-        env: dict[str, Any] = {
-            "home": Path(os.environ.get("RAG_HOME", ".rag")),
-            "chroma_url": os.environ.get("RAG_CHROMA_URL") or None,
-            "collection": os.environ.get("RAG_COLLECTION", "articles"),
-            "embed_model": os.environ.get("RAG_EMBED_MODEL", DEFAULT_EMBED_MODEL),
-            "embed_backend": os.environ.get("RAG_EMBED_BACKEND", "auto").strip().lower(),
-            "embed_batch": _env_number("RAG_EMBED_BATCH", 32),
-            "chunk_tokens": _env_number("RAG_CHUNK_TOKENS", 96),
-            "chunk_overlap": _env_number("RAG_CHUNK_OVERLAP", 24),
-            "max_article_bytes": int(_env_number("RAG_MAX_ARTICLE_MB", 5.0, float) * 1_000_000),
-            "fetch_timeout": _env_number("RAG_FETCH_TIMEOUT", 20.0, float),
-            "allow_private_urls": os.environ.get("RAG_ALLOW_PRIVATE_URLS", "").strip().lower()
-            in ("1", "true", "yes", "on"),
-            "watch_interval": _env_number("RAG_WATCH_INTERVAL", 300.0, float),
-            "top_k": _env_number("RAG_TOP_K", 5),
-            "answer_mode": os.environ.get("RAG_ANSWER_MODE", "extractive").strip().lower(),
-            "llm_base_url": os.environ.get("RAG_LLM_BASE_URL")
-            or os.environ.get("OPENAI_BASE_URL")
-            or None,
-            "llm_gguf": Path(os.environ["RAG_LLM_GGUF"])
-            if os.environ.get("RAG_LLM_GGUF")
-            else None,
-            "llm_model": os.environ.get("RAG_LLM_MODEL", DEFAULT_LLM_MODEL),
-            "llm_api_key": os.environ.get("OPENAI_API_KEY") or None,
-            "llm_timeout": _env_number("RAG_LLM_TIMEOUT", 60.0, float),
-            "llm_retries": _env_number("RAG_LLM_RETRIES", 2),
-            "llm_unsupported": os.environ.get("RAG_LLM_UNSUPPORTED", "drop").strip().lower(),
-        }
+        """Every setting from its environment variable, then the keyword overrides (a value of
+        None leaves the setting as the environment gives it)."""
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
             raise TypeError(f"unknown config field(s): {', '.join(sorted(unknown))}")
-        env.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("home", "llm_gguf"):
-            if isinstance(env[name], str):
-                env[name] = Path(env[name])
-        config = cls(**env)
+        values = {f.name: _from_environment(f) for f in fields(cls)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in ("home", "llm_gguf", "cache_dir"):
+            if isinstance(values[name], str):
+                values[name] = Path(values[name])
+        config = cls(**values)
         config.validate()
         return config
 
@@ -134,6 +205,11 @@ class Config:
     def llm_configured(self) -> bool:
         """Whether an LLM is set: an API key, a base URL of a server, or a local GGUF file."""
         return bool(self.llm_api_key or self.llm_base_url or self.llm_gguf)
+
+    @property
+    def login(self) -> tuple[str, str] | None:
+        """The page's login, when both its name and password are set."""
+        return (self.ui_user, self.ui_password) if self.ui_user and self.ui_password else None
 
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed (``home`` may be given as a string)."""
@@ -144,54 +220,91 @@ class Config:
     def validate(self, llm_given: bool = False) -> None:
         """Raise ValueError naming the first setting that cannot work (``llm_given``: LLM
         mode has a model of the caller's, and needs no endpoint)."""
-        if not 3 <= len(self.collection) <= 512:
-            raise ValueError("collection name must have 3 to 512 characters")
-        if self.chunk_tokens < 16:
-            raise ValueError("chunk_tokens must be at least 16")
-        if not 0 <= self.chunk_overlap < self.chunk_tokens:
-            raise ValueError("chunk_overlap must be at least 0 and below chunk_tokens")
-        if self.embed_backend not in EMBED_BACKENDS:
-            raise ValueError(
-                f"embedding backend must be one of {', '.join(EMBED_BACKENDS)}, "
-                f"got {self.embed_backend!r}"
-            )
+        for f in fields(self):
+            allowed = f.metadata.get("choices")
+            if allowed and getattr(self, f.name) not in allowed:
+                raise ValueError(
+                    f"{f.metadata['env'][0]} ({f.name}) must be one of {', '.join(allowed)}, "
+                    f"got {getattr(self, f.name)!r}"
+                )
+        for problem in self._problems(llm_given):
+            raise ValueError(problem)
+
+    def _problems(self, llm_given: bool) -> list[str]:
+        """What cannot work together, each in one line."""
+        bounds = [
+            (3 <= len(self.collection) <= 512, "collection name must have 3 to 512 characters"),
+            (self.chunk_tokens >= 16, "chunk_tokens must be at least 16"),
+            (0 <= self.chunk_overlap < self.chunk_tokens,
+             "chunk_overlap must be at least 0 and below chunk_tokens"),
+            (self.embed_batch >= 1, "embed_batch must be at least 1"),
+            (self.max_article_bytes >= 1, "max_article_bytes must be positive"),
+            (self.watch_interval > 0, "watch_interval must be positive"),
+            (1 <= self.top_k <= 100, "top_k must be between 1 and 100"),
+            (self.llm_timeout > 0 and self.llm_retries >= 0,
+             "llm_timeout must be positive and llm_retries at least 0"),
+            (1 <= self.ui_port <= 65535, f"RAG_UI_PORT must be a port (1 to 65535), got "
+             f"{self.ui_port}"),
+            (bool(self.ui_user) == bool(self.ui_password),
+             "set both RAG_UI_USER and RAG_UI_PASSWORD for a login, or neither"),
+        ]  # fmt: skip
+        out = [message for ok, message in bounds if not ok]
         if self.embed_backend.startswith("onnx") and self.embed_model != DEFAULT_EMBED_MODEL:
-            raise ValueError(
+            out.append(
                 f"the {self.embed_backend} backend runs only the bundled {DEFAULT_EMBED_MODEL}; "
                 "use RAG_EMBED_BACKEND=torch or auto for other models"
             )
-        if self.embed_batch < 1:
-            raise ValueError("embed_batch must be at least 1")
-        if self.max_article_bytes < 1:
-            raise ValueError("max_article_bytes must be positive")
-        if self.watch_interval <= 0:
-            raise ValueError("watch_interval must be positive")
-        if not 1 <= self.top_k <= 100:
-            raise ValueError("top_k must be between 1 and 100")
-        if self.answer_mode not in ANSWER_MODES:
-            raise ValueError(
-                f"answer mode must be one of {', '.join(ANSWER_MODES)}, got {self.answer_mode!r}"
-            )
         if self.answer_mode == "llm" and not self.llm_configured and not llm_given:
-            raise ValueError(
-                "LLM mode needs a model: set RAG_LLM_GGUF to a local GGUF file, OPENAI_API_KEY "
-                "for OpenAI, or RAG_LLM_BASE_URL for another OpenAI-compatible server"
-            )
+            out.append(LLM_NEEDS_A_MODEL)
         if self.llm_gguf is not None and not self.llm_gguf.is_file():
-            raise ValueError(f"no GGUF model file at {self.llm_gguf} (RAG_LLM_GGUF / --gguf)")
-        if self.llm_base_url is not None and not self.llm_base_url.startswith(
-            ("http://", "https://")
-        ):
-            raise ValueError(
-                f"RAG_LLM_BASE_URL must start with http:// or https://: {self.llm_base_url}"
-            )
-        if self.llm_timeout <= 0 or self.llm_retries < 0:
-            raise ValueError("llm_timeout must be positive and llm_retries at least 0")
-        if self.llm_unsupported not in ("drop", "show"):
-            raise ValueError(
-                f"RAG_LLM_UNSUPPORTED must be drop or show, got {self.llm_unsupported!r}"
-            )
-        if self.chroma_url is not None and not self.chroma_url.startswith(("http://", "https://")):
-            raise ValueError(
-                f"RAG_CHROMA_URL must start with http:// or https://: {self.chroma_url}"
-            )
+            out.append(f"no GGUF model file at {self.llm_gguf} (RAG_LLM_GGUF / --gguf)")
+        for name, url in (("RAG_LLM_BASE_URL", self.llm_base_url),
+                          ("RAG_CHROMA_URL", self.chroma_url)):  # fmt: skip
+            if url is not None and not url.startswith(("http://", "https://")):
+                out.append(f"{name} must start with http:// or https://: {url}")
+        return out
+
+
+def _from_environment(f: Field[Any]) -> Any:
+    """The value of setting ``f``: from the first of its variables that is set, else its
+    default."""
+    default = f.default if f.default is not MISSING else None
+    for name in f.metadata["env"]:
+        raw = os.environ.get(name)
+        if raw is None or raw.strip() == "":
+            continue
+        parse = f.metadata["parse"]
+        if parse is None:
+            return raw
+        try:
+            return parse(raw)
+        except ValueError:
+            kind = _KIND.get(parse, "valid")
+            raise ValueError(f"{name} must be {kind}, got {raw!r}") from None
+    return default
+
+
+def default_cache_dir(config: Config | None = None) -> Path:
+    """``RAG_CACHE_DIR``, else ``$XDG_CACHE_HOME/rag-news``, else ``~/.cache/rag-news``."""
+    if config is not None:
+        chosen = config.cache_dir
+    else:
+        [cache] = [f for f in fields(Config) if f.name == "cache_dir"]
+        chosen = _from_environment(cache)
+    if chosen is not None:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-news"
+
+
+def settings_table() -> str:
+    """The README's configuration table: every setting, its variable, default and meaning."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for f in fields(Config):
+        shown = f.metadata.get("shown")
+        if shown is None:
+            value = f.default
+            shown = "unset" if value in (None, ()) else f"`{value}`"
+        names = " or ".join(f"`{n}`" for n in f.metadata["env"])
+        lines.append(f"| {names} | {shown} | {f.metadata['meaning']} |")
+    return "\n".join(lines)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.onnx_embedder import default_cache_dir
+from rag.config import default_cache_dir
 
 LICENCE = "Apache-2.0 (Qwen2.5-Coder, Alibaba Cloud)"
 

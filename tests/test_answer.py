@@ -148,7 +148,7 @@ def test_cli_ask_and_chat(qa: Assistant, monkeypatch: pytest.MonkeyPatch, capsys
     monkeypatch.delenv("RAG_LLM_BASE_URL", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     assert main([*home, "ask", "--mode", "llm", "anything"]) == 2
-    assert "LLM mode needs an endpoint" in capsys.readouterr().err
+    assert "LLM mode needs a model" in capsys.readouterr().err
 
 
 def test_markers_inside_an_article_never_pass_for_citations(

@@ -47,7 +47,7 @@ def test_auto_runs_the_bundled_model_in_onnx_and_others_in_torch() -> None:
 def test_onnx_backends_refuse_other_models_and_unknown_backends() -> None:
     with pytest.raises(ValueError, match="runs only the bundled"):
         Config.from_env(embed_model="/some/other/model", embed_backend="onnx")
-    with pytest.raises(ValueError, match="embedding backend must be one of"):
+    with pytest.raises(ValueError, match=r"\(embed_backend\) must be one of"):
         Config.from_env(embed_backend="tensorrt")
 
 

@@ -56,7 +56,7 @@ def build_app(
     watcher = watcher or Watcher(qa.store, qa.embedder, qa.config)
     tab = ChatTab(qa, sessions or PageSessions())
     modes = ["extractive", "llm"] if qa.config.llm_configured or qa.llm else ["extractive"]
-    with gr.Blocks(title="News Q&A") as app:
+    with gr.Blocks(title="News Q&A", analytics_enabled=False) as app:
         header = gr.HTML("", elem_id="header-box")
         with gr.Tab("Chat"):
             chat = chat_tab(tab.sessions)
