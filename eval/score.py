@@ -27,15 +27,11 @@ from eval.answer_f1 import best_f1, short_text
 from eval.dataset import Turn
 from rag.answer import MARKER, Answer
 from rag.grounding import reply_sentences
+from rag.words import NUMBER_VALUES, TENS
 
-_SMALL = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-)
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_SMALL.split(" "))}
-_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"})
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70}
-_ONES = {w: int(n) for w, n in _NUMBER_WORDS.items() if int(n) < 10}
+_NUMBER_WORDS = {w: str(n) for w, n in NUMBER_VALUES.items()}
+_TENS = {w: NUMBER_VALUES[w] for w in TENS}
+_ONES = {w: n for w, n in NUMBER_VALUES.items() if n < 10}
 _SYMBOLS = {"$": " usd ", "%": " percent ", "&": " and ", "€": " eur ", "£": " gbp "}
 _ARTICLES = {"a", "an", "the"}
 

@@ -27,7 +27,7 @@ from rag.retrieve import Passage
 from rag.sentences import sentence_spans
 from rag.support import Sentence, SupportScorer, sentences_of
 from rag.terms import terms
-from rag.words import NEGATIONS
+from rag.words import COUNTS, NEGATIONS, alternation
 
 #: A sentence is supported from this support (cosine + weighted word overlap) of its best
 #: sentence in the passages, fitted by ``python -m eval.grounding``.
@@ -71,11 +71,7 @@ _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 #: Numbers in words ("one" is too often not a count).
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD_DONE = re.compile(r"\S+\s")
-_NUMBER_WORD = re.compile(
-    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen)\b",
-    re.I,
-)
+_NUMBER_WORD = re.compile(alternation(COUNTS), re.I)
 _END = re.compile(r"[.!?][\"'”’)]*$")
 
 

@@ -6,19 +6,13 @@ from __future__ import annotations
 import re
 
 from rag.references import names_in
-from rag.words import DAYS, MONTHS
+from rag.words import DAYS, MONTHS, NUMBER_VALUES, NUMBER_WORDS, alternation
 
 _CALENDAR = frozenset((*DAYS, *MONTHS))
 
 _YEAR = r"\b(1[5-9]\d\d|20\d\d)s?\b"
-_MONTH = (
-    r"\b(January|February|March|April|May|June|July|August|September|October|November|"
-    r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|century|decade)\b"
-)
-_NUMBER = (
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|dozen|several|few)\b"
-)
+_MONTH = alternation((*MONTHS, *DAYS, "century", "decade"))
+_NUMBER = r"\d|" + alternation((*NUMBER_WORDS, "several", "few"))
 _EXPECT: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(r"^\s*when\b|\b(what|which) (year|date|time|day|month|century)\b", re.I),
@@ -58,8 +52,9 @@ def expected_type(question: str) -> str:
 #: What "how old / how much / how long / what time" ask for, more narrowly than "a number"
 #: or "a date": an age, an amount of money, a span of time, a time of day.
 _NUMBER_WORD = (
-    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
-    r"twenty|thirty|forty|fifty|sixty|hundred|a few|several|a dozen|dozens|a|an)"
+    r"(?:\d[\d,.]*|"
+    + "|".join(sorted(NUMBER_VALUES, key=len, reverse=True))
+    + r"|a few|several|a dozen|dozens|a|an)"
 )
 _TIME_SPAN = re.compile(
     r"\b\d{1,2}(?::\d\d)?\s?(?:a\.m\.|p\.m\.|am\b|pm\b)(?: [A-Z]{2,3}\b)?|\bnoon\b|\bmidnight\b",
@@ -123,15 +118,15 @@ def holds_type(kind: str, sentence: str, question: str) -> bool:
 
 
 _DATE_SPAN = re.compile(
-    r"\b(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
-    r"December)(?: \d{1,2})?(?:,? \d{4})?|(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
-    r"Saturday|Sunday)(?: (?:morning|afternoon|evening|night))?|(?:1[5-9]|20)\d\ds?)\b"
+    rf"\b(?:(?:{'|'.join(MONTHS)})(?: \d{{1,2}})?(?:,? \d{{4}})?|(?:{'|'.join(DAYS)})"
+    r"(?: (?:morning|afternoon|evening|night))?|(?:1[5-9]|20)\d\ds?)\b"
 )
 _NUMBER_SPAN = re.compile(
     r"(?:[$€£]\s?)?\d[\d,.]*(?:\s?(?:%|percent|million|billion|thousand|years?|months?|"
     r"days?|hours?|minutes?|points?|people|feet|miles|meters))?"
-    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|a dozen|dozens|several)\b(?:[- ](?:\w+-)?(?:year|month|day)s?)?",
+    r"|\b(?:"
+    + "|".join(sorted(NUMBER_VALUES, key=len, reverse=True))
+    + r"|a dozen|dozens|several)\b(?:[- ](?:\w+-)?(?:year|month|day)s?)?",
     re.I,
 )
 

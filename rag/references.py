@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.terms import is_stopword
-from rag.words import PLACES
+from rag.words import DAYS, MONTHS, PLACES
 
 if TYPE_CHECKING:
     from rag.answer import Answer
@@ -27,13 +27,7 @@ LOOK_BACK = 3
 _CAP = r"[A-Z][\w'’.-]*[\w]"
 _JOIN = r"(?:\s+(?:of|de|da|del|van|von|bin|al|la|le)\s+|\s+)"
 _NAME = re.compile(rf"{_CAP}(?:{_JOIN}{_CAP})*")
-_MONTHS = frozenset(
-    (
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
-        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
-    )
-)  # fmt: skip
+_MONTHS = frozenset((*MONTHS, *DAYS))
 _DATE = re.compile(
     rf"\b(?:(?:on |in |last |next )?(?:{'|'.join(sorted(_MONTHS))})(?: \d{{1,2}})?(?:,? \d{{4}})?"
     r"|in (?:1[5-9]|20)\d\d)\b"

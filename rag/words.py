@@ -3,9 +3,21 @@ negations, and the words that open a question."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
+
+
+def _in_order(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+def alternation(words: Iterable[str]) -> str:
+    """A regex that matches any of ``words`` as a whole word (longest first)."""
+    return r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b"
 
 
 MONTHS = (
@@ -13,6 +25,21 @@ MONTHS = (
     "October", "November", "December",
 )  # fmt: skip
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: The values of number words up to a hundred ("twenty-seven" is "twenty" and "seven").
+ONES = _in_order(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+)
+TENS = _in_order("twenty thirty forty fifty sixty seventy eighty ninety")
+NUMBER_VALUES = {
+    **{w: n for n, w in enumerate(ONES)},
+    **{w: 10 * n for n, w in enumerate(TENS, start=2)},
+    "hundred": 100,
+}
+#: Number words that count something ("one" is left out: "one of them" is seldom a count).
+COUNTS = frozenset(
+    [w for w, n in NUMBER_VALUES.items() if n >= 2] + ["thousand", "million", "billion", "dozen"]
+)
 #: Number words, as written in running text ("twenty-seven" is two of them).
 NUMBER_WORDS = _words(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "

@@ -21,8 +21,10 @@ def test_a_refit_gives_the_committed_weights() -> None:
     refit = run(DEFAULT_DATASETS)
     assert refit["features"] == list(FEATURES) == committed["features"]
     assert refit["fitted_on"] == committed["fitted_on"]
-    # The file keeps 3 decimals; embeddings may differ in their last bits between machines.
-    assert np.allclose(refit["weights"], committed["weights"], atol=0.005), (
+    # The file keeps 3 decimals, and embeddings differ in their last bits between machines: CI's
+    # refit of the same code and data differed from this machine's by up to 0.006. A change to
+    # a feature moves its weight by more (unifying the number words moved `number` by 0.033).
+    assert np.allclose(refit["weights"], committed["weights"], atol=0.015), (
         f"refit {refit['weights']} != committed {committed['weights']}: run python -m eval.fit"
     )
 
