@@ -34,7 +34,8 @@ from rag import answerable, yesno
 from rag.assistant import Assistant
 from rag.config import Config
 from rag.extractive import ExtractiveAnswerer, cited_text
-from rag.reader import FEATURES, WEIGHTS, Candidates, candidates, choose
+from rag.reader import WEIGHTS, Candidates, candidates, choose
+from rag.spans import FEATURES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 DEFAULT_DATASETS = (SHARED / "coqa-cnn-dev", SHARED / "coqa-wikipedia")

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.items import asked_item
-from rag.reader import FEATURES as SPAN_FEATURES
-from rag.reader import QUESTION_TYPES, Candidates, question_type
+from rag.reader import Candidates
+from rag.spans import FEATURES as SPAN_FEATURES
+from rag.spans import QUESTION_TYPES, question_type
 from rag.terms import terms
 
 _NUMBER = re.compile(r"\d[\d,.]*")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from rag import yesno
-from rag.reader import Candidates, choose, fitted, question_type, read
+from rag.reader import Candidates, choose, fitted, read
+from rag.spans import question_type
 
 RAIMONDO = (
     "Beijing [China], August 28 : US Commerce Secretary Gina Raimondo who met with her Chinese "
