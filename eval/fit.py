@@ -227,8 +227,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, action="append", help="repeatable")
     parser.add_argument("--home", type=Path, help="keep the libraries here (default: temporary)")
     parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument(
+        "--check", action="store_true", help="refit, and only say whether --out holds the same"
+    )
     args = parser.parse_args(argv)
     result = run(args.dataset or DEFAULT_DATASETS, args.home)
+    if args.check:
+        kept = json.loads(args.out.read_text("utf-8"))
+        same = kept["features"] == result["features"] and np.allclose(
+            kept["weights"], result["weights"], atol=10**-DECIMALS
+        )
+        print("the committed weights are what the fit gives" if same else "the weights differ")
+        return 0 if same else 1
     args.out.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
     for name, value in zip(FEATURES, result["weights"], strict=True):
         print(f"{name:>20} {value:+.3f}")

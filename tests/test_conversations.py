@@ -1,5 +1,5 @@
-"""The HTTP API's conversations stay bounded: the least recently used goes past the cap, and
-one left idle is forgotten."""
+"""The HTTP API's conversations stay bounded: the least recently used goes past the cap,
+one left idle is forgotten, and one client cannot push out the others' conversations."""
 
 from __future__ import annotations
 
@@ -29,3 +29,11 @@ def test_an_idle_conversation_is_forgotten() -> None:
     time.sleep(0.3)
     new = kept.start(chat)
     assert kept.get(old.id) is None and kept.get(new.id) is new and len(kept) == 1
+
+
+def test_one_client_past_its_share_evicts_only_its_own_conversations() -> None:
+    kept = Conversations(most=10, per_client=3)
+    theirs = [kept.start(chat, owner="other") for _ in range(3)]
+    mine = [kept.start(chat, owner="greedy") for _ in range(8)]
+    assert all(kept.get(c.id) is c for c in theirs)
+    assert [kept.get(c.id) is c for c in mine] == [False] * 5 + [True] * 3

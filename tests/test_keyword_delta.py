@@ -16,6 +16,8 @@ from rag.keyword import SAVED_SUFFIX, KeywordIndex
 
 from .conftest import SAMPLES
 
+pytestmark = pytest.mark.slow  # the real model and a real Chroma store
+
 QUERIES = [
     "Wang Wentao trade talks",
     "Chinese companies removed from blacklist",
