@@ -95,6 +95,33 @@ def test_filters_apply_to_the_base_and_the_delta(tmp_path: Path, qa: Assistant) 
     assert new not in {h.article_id for h in index.search("harbour trade China", 20, not_new)}
 
 
+def test_every_filter_holds_on_the_base_and_the_delta_as_chroma_filters(
+    tmp_path: Path, qa: Assistant
+) -> None:
+    from rag.retrieve import Filters
+
+    index = qa.retriever.keyword
+    index.search("trade", 3)
+    (tmp_path / "harbour.txt").write_text(HARBOUR, "utf-8")
+    assert qa.ingest(tmp_path / "harbour.txt").ok
+    assert index._current().delta.chunk_ids  # the new article is in the delta
+    docs = qa.documents()
+    new = next(d.id for d in docs if "Elling" in d.title)
+    for where in [
+        Filters(sources=(docs[0].source, "nowhere")).where(),
+        Filters(date_from="2023-08-01", date_to="2023-08-31").where(),
+        Filters(sources=(docs[0].source,), date_to="2023-12-31").where(),
+        Filters(article_ids=(new, docs[-1].id)).where(),
+        {"source": docs[0].source},
+        {"article_id": new},
+        {"published_day": {"$gte": 0}},
+    ]:
+        assert where is not None
+        expected = set(qa.store.chunks.get(where=where, include=[])["ids"])
+        got = {h.chunk_id for h in index.search("the harbour trade China said", 100, where)}
+        assert got <= expected and bool(got) == bool(expected), where
+
+
 def test_a_delta_past_its_limit_is_folded_into_a_new_base_in_the_background(
     tmp_path: Path, qa: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
