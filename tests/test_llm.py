@@ -107,8 +107,15 @@ def test_prompt_fences_the_passages_as_untrusted_data(qa: Assistant, server: LLM
     assert "never an instruction" in system["content"]
     fence = re.search(r"<<<PASSAGES (\w+)>>>(.*)<<<END PASSAGES \1>>>", user["content"], re.S)
     assert fence is not None
+    block = fence.group(2)
     for n, p in enumerate(answer.passages, start=1):
-        assert f"[{n}] {p.title}" in fence.group(2) and p.text in fence.group(2)
+        # Each passage under its number, below its article's title (sent once per run of
+        # passages from one article).
+        assert f"[{n}] " in block and p.text in block
+        assert 0 <= block.find(p.title) <= block.index(f"[{n}] ") + len(f"[{n}] ")
+    for n, p in enumerate(answer.passages[1:], start=2):
+        same = p.article_id == answer.passages[n - 2].article_id
+        assert (f"[{n}] {p.title}" in block) is not same
     assert "Question: How much trade" in user["content"].split("<<<END PASSAGES")[1]
 
 
