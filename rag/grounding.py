@@ -24,6 +24,7 @@ from rag.answer import MARKER, REFUSAL, Citation, strip_markers
 from rag.choice import is_aside
 from rag.extractive import citation
 from rag.retrieve import Passage
+from rag.roles import known_roles, reorders, swapped
 from rag.sentences import sentence_spans
 from rag.support import Sentence, SupportScorer, sentences_of
 from rag.terms import terms
@@ -32,8 +33,10 @@ from rag.words import COUNTS, NEGATIONS, alternation
 #: A sentence is supported from this support (cosine + weighted word overlap) of its best
 #: sentence in the passages, fitted by ``python -m eval.grounding``.
 SUPPORTED_FROM = 0.57
-#: ... and when at most this share of its rare-word weight is in words no passage uses.
-NOVEL_UP_TO = 0.40
+#: ... and when at most this share of its rare-word weight is in words no passage uses (0.40
+#: before a denial and a swapped role were rejections of their own: the fit then had to keep
+#: new words low to drop them).
+NOVEL_UP_TO = 0.45
 
 #: A sentence needs this many content words to be checked, and shown, at all.
 MIN_WORDS = 2
@@ -151,6 +154,9 @@ class Verdict:
     #: support score weighs leave these out (stopwords), so a negated claim scores as well as
     #: the sentence it contradicts.
     negates: bool = False
+    #: It gives someone a role that the passages give another ("The climate envoy is Janet
+    #: Yellen" of "Treasury Secretary Janet Yellen and Climate Envoy John Kerry").
+    swaps_roles: bool = False
 
     @property
     def supported(self) -> bool:
@@ -161,6 +167,7 @@ class Verdict:
             and not self.unstated_numbers
             and not self.heading_only
             and not self.negates
+            and not self.swaps_roles
         )
 
 
@@ -179,6 +186,7 @@ class Grounding:
         everything = " ".join(_as_shown(p) for p in self.passages)
         self._words = set(terms(everything))
         self._number_words = number_words(everything)
+        self._roles = known_roles(_as_shown(p) for p in self.passages)
 
     def novel(self, claim: str) -> float:
         """Share of ``claim``'s rare-word weight in words no passage uses."""
@@ -221,6 +229,8 @@ class Grounding:
             heading_only=all(is_aside(s.text) for _, s in backing),
             unstated_numbers=bool(unstated),
             negates=denies(claim) != any(denies(s.text) for _, s in backing),
+            swaps_roles=swapped(claim, self._roles)
+            or all(reorders(claim, s.text) for _, s in backing),
         )
 
     def _second_source(self, claim: str, backing: Sequence[Sentence]) -> Sentence | None:

@@ -58,11 +58,11 @@ def test_numbers_in_digits_and_in_words() -> None:
 
 @pytest.mark.slow
 def test_the_gates_thresholds_are_the_ones_fitted_on_the_labelled_claims(embedder) -> None:  # type: ignore[no-untyped-def]
-    from eval.grounding import ARTICLES, fit, judge_all, load_claims, shares
+    from eval.grounding import ARTICLES, FITTED_ON, fit, judge_all, load_claims, shares
     from rag.assistant import Assistant
     from rag.config import Config
 
-    claims = load_claims()
+    claims = [c for c in load_claims() if c["origin"] in FITTED_ON]
     assert {c["origin"] for c in claims} == {"written", "smollm2"}
     with tempfile.TemporaryDirectory() as home:
         qa = Assistant.open(Config.from_env(home=Path(home) / "lib"))
@@ -111,3 +111,65 @@ def test_a_date_in_any_form_states_the_same_numbers() -> None:
     assert figures("2024-01-02") >= {"1", "2", "2024"} and figures("January 2, 2024") <= figures(
         "2024-01-02"
     )
+
+
+VISITS = (
+    "The US Commerce Secretary’s visit to Beijing and Shanghai that ends on Wednesday follows "
+    "visits by Secretary of State Antony Blinken, Treasury Secretary Janet Yellen and Climate "
+    "Envoy John Kerry."
+)
+
+
+@pytest.mark.parametrize(
+    ("claim", "wrong"),
+    [
+        # Qwen2.5-Coder-0.5B wrote the first of these over the sentence above.
+        ("The US Climate Envoy who visited China is Janet Yellen.", True),
+        ("Climate Envoy Janet Yellen visited China before Raimondo.", True),
+        ("John Kerry is the Treasury Secretary.", True),
+        ("The US Climate Envoy who visited China is John Kerry.", False),
+        ("Treasury Secretary Janet Yellen visited China before Raimondo.", False),
+        ("Janet Yellen, the Treasury Secretary, visited China.", False),
+        ("Yellen and Kerry visited China before Raimondo.", False),
+    ],
+)
+def test_a_claim_that_gives_someone_anothers_role_is_told(claim: str, wrong: bool) -> None:
+    from rag.roles import known_roles, swapped
+
+    assert swapped(claim, known_roles([VISITS])) is wrong
+
+
+def test_a_relation_is_not_an_office() -> None:
+    from rag.roles import known_roles, swapped
+
+    known = known_roles(["Raimondo met her Chinese counterpart Wang Wentao in Beijing."])
+    assert not swapped("Commerce Minister Wang Wentao met Raimondo.", known)
+    assert swapped(
+        "Commerce Minister Gina Raimondo met Wang.",
+        known_roles([VISITS, "US Commerce Secretary Gina Raimondo"]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("claim", "wrong"),
+    [
+        ("Washington described the relations between Raimondo and Beijing as important.", True),
+        ("China visited Janet Yellen before Raimondo.", True),
+        ("Raimondo described the relations between Washington and Beijing as important.", False),
+        ("Wang Wentao met Raimondo on Monday.", False),  # meeting is mutual
+        ("Raimondo said the relations between Washington and Beijing were important.", False),
+    ],
+)
+def test_names_the_other_way_round_are_told_where_the_order_carries_the_roles(
+    claim: str, wrong: bool
+) -> None:
+    from rag.roles import reorders
+
+    sentence = {
+        "China": "Treasury Secretary Janet Yellen visited China before Raimondo.",
+        "Wang": "Raimondo met Wang Wentao on Monday.",
+    }
+    said = next((s for k, s in sentence.items() if claim.startswith(k)), None) or (
+        "Raimondo described the relations between Washington and Beijing as important."
+    )
+    assert reorders(claim, said) is wrong
