@@ -37,6 +37,10 @@ SUPPORTED_FROM = 0.57
 #: before a denial and a swapped role were rejections of their own: the fit then had to keep
 #: new words low to drop them).
 NOVEL_UP_TO = 0.45
+#: A second backing sentence is sought when the first lacks this share of the claim's rare-word
+#: weight (``Grounding._second_source``): the share of new words a claim could hold when it
+#: was set, kept apart from ``NOVEL_UP_TO`` so that refitting that does not move it.
+SECOND_SOURCE_WHEN = 0.40
 
 #: A sentence needs this many content words to be checked, and shown, at all.
 MIN_WORDS = 2
@@ -238,12 +242,12 @@ class Grounding:
         not ("Lai, who stopped twice in the US, was going to Paraguay" joins two sentences),
         so that each thing a sentence says is cited where it is said. Sought only when what
         they lack is as large a share of the claim's rare-word weight as a claim may hold in
-        new words (``NOVEL_UP_TO``); taken when it states at least half of it."""
+        new words (``SECOND_SOURCE_WHEN``); taken when it states at least half of it."""
         idf = self.scorer.keyword.idf(terms(claim))
         have = {t for s in backing for t in terms(s.text)}
         weight = {w: v for w, v in idf.items() if w not in have}
         total = sum(weight.values())
-        if total <= 0 or total < NOVEL_UP_TO * sum(idf.values()):
+        if total <= 0 or total < SECOND_SOURCE_WHEN * sum(idf.values()):
             return None
         best, covered = None, 0.0
         for s in self.sentences:
