@@ -99,7 +99,12 @@ def page(server: str) -> Iterator[Any]:
 
 
 def new_conversation(page: Any) -> None:
+    """Start over, and wait until the page has: starting over empties the question box, so a
+    word left there says when it is done (an empty chat alone may be the one before, and a
+    question typed before the reply lands would be emptied with it)."""
+    page.fill("#question textarea", "(starting over)")
     page.click("#new-conversation")
+    page.wait_for_function("document.querySelector('#question textarea').value === ''")
     page.wait_for_function("document.querySelectorAll(\"#chat [data-testid='bot']\").length == 0")
 
 
