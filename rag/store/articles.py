@@ -28,16 +28,19 @@ def record_meta(article: Article, chunks: int, status: str) -> dict[str, Any]:
     }
 
 
+#: The fields a record's metadata keeps of both the article and its description.
+DESCRIBED = ("title", "url", "published", "source", "origin", "key")
+
+
+def _described(m: dict[str, Any]) -> dict[str, str]:
+    return {name: m.get(name, "") for name in DESCRIBED}
+
+
 def to_info(article_id: str, m: dict[str, Any]) -> ArticleInfo:
     """What a record's metadata says about its article."""
     return ArticleInfo(
         id=article_id,
-        title=m.get("title", ""),
-        url=m.get("url", ""),
-        published=m.get("published", ""),
-        source=m.get("source", ""),
-        origin=m.get("origin", ""),
-        key=m.get("key", ""),
+        **_described(m),
         chunks=int(m.get("chunks", 0)),
         ingested_at=m.get("ingested_at", ""),
     )
@@ -45,15 +48,7 @@ def to_info(article_id: str, m: dict[str, Any]) -> ArticleInfo:
 
 def to_article(text: str, m: dict[str, Any]) -> Article:
     """The article a record holds: its text and the fields in its metadata."""
-    return Article(
-        title=m.get("title", ""),
-        text=text,
-        origin=m.get("origin", ""),
-        url=m.get("url", ""),
-        published=m.get("published", ""),
-        source=m.get("source", ""),
-        key=m.get("key", ""),
-    )
+    return Article(text=text, **_described(m))
 
 
 def ready_record(articles: Any, article_id: str, include: list[str]) -> dict[str, Any] | None:
