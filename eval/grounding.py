@@ -41,6 +41,7 @@ from rag.config import Config
 from rag.grounding import Grounding, clean_claim, is_claim, is_refusal
 from rag.sentences import sentence_spans
 from rag.terms import terms
+from rag.words import AUXILIARIES, alternation
 
 HERE = Path(__file__).resolve().parent / "datasets" / "grounding"
 ARTICLES = Path(__file__).resolve().parents[1] / "data" / "articles"
@@ -144,7 +145,8 @@ def kind_of(claim: dict) -> str:
     return str(claim.get("kind") or ("supported" if claim["supported"] else "unsupported"))
 
 
-_AUXILIARY = re.compile(r"\b(is|are|was|were|has|have|had|will|would|can|could|should|did|does)\b")
+#: Where a "not" goes: after the first auxiliary that is not already a denial.
+_AUXILIARY = re.compile(alternation(w for w in AUXILIARIES if "'" not in w))
 _NAMES = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)*\b")
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 
