@@ -165,9 +165,8 @@ def _runtime(model_dir: Path, quantized: bool) -> _Runtime:
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         # Its threads would otherwise spin after each run, taking the cores from the numpy
-        # work that follows in the same turn (sentence choice, reader): measured over 105
-        # coqa-cnn-dev turns, embedding runs 16 -> 12 ms without spinning, and a numpy
-        # transformer pass run after them 50 -> 26 ms (an experiment, 0b7a48a).
+        # reading model that runs next (`rag.span_model`): measured over 105 coqa-cnn-dev turns,
+        # the reading pass 50 -> 26 ms and the embedding runs 16 -> 12 ms without spinning.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
