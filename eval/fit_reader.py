@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.answer_f1 import best_f1
+from eval.answer_f1 import UNKNOWN, best_f1
 from eval.conditional_logit import fit
 from eval.dataset import load_dataset
 from rag import answerable, yesno
 from rag.assistant import Assistant
 from rag.config import Config
 from rag.extractive import ExtractiveAnswerer, cited_text
-from rag.reader import WEIGHTS, Candidates, candidates, choose
-from rag.spans import FEATURES
+from rag.reader import FEATURES, WEIGHTS, Candidates, candidates, choose
+from rag.span_model import Reading
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 DEFAULT_DATASETS = (SHARED / "coqa-cnn-dev", SHARED / "coqa-wikipedia")
@@ -44,6 +44,8 @@ REFUSALS = (Path(__file__).resolve().parent / "datasets" / "near-miss",)
 #: Share of answerable turns (of the training folds) the answerability threshold may refuse.
 MOST_REFUSED = 0.01
 CACHE = Path("artifacts/fit-reader")
+#: The reading model's held-out readings of the turns (``python -m eval.fit_span_model``).
+READINGS = "readings.jsonl"
 FOLDS = 5
 #: A candidate is gold when its F1 is this close to the best one's (ties and near-ties: "the
 #: Michigan Wolverines" and "Michigan Wolverines" score alike after normalising).
@@ -117,12 +119,30 @@ class Choice:
         return fold_of(self.turn)
 
 
-def choices(turns: Sequence[Turn]) -> Iterator[Choice]:
+def key(t: Turn) -> str:
+    """A turn's name among all the datasets' turns."""
+    return f"{t.dataset}|{t.conversation}|{t.number}"
+
+
+def load_readings(cache: Path = CACHE) -> dict[str, Reading]:
+    """The reading model's held-out readings of the last cross-validation, by turn (``key``):
+    each read by the model fitted without the turn's fold."""
+    path = cache / READINGS
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: run python -m eval.fit_span_model first")
+    out = {}
+    for line in path.open(encoding="utf-8"):
+        data = json.loads(line)
+        out[data.pop("key")] = Reading.from_dict(data)
+    return out
+
+
+def choices(turns: Sequence[Turn], readings: dict[str, Reading]) -> Iterator[Choice]:
     """The free-form turns answered with a citation, each with its candidate spans."""
     for t in turns:
         if t.answer_type != "free" or t.refused or not t.quotes or not t.answers:
             continue
-        found = candidates(t.question, t.standalone, t.quotes[:2])
+        found = candidates(t.question, t.standalone, t.quotes[:2], readings.get(key(t)), False)
         if len(found):
             texts = [found.text(i, t.quotes) for i in range(len(found))]
             yield Choice(t, found, texts, np.array([best_f1(t.answers, s) for s in texts]))
@@ -192,22 +212,38 @@ def _logistic(x: np.ndarray, y: np.ndarray, balanced: bool = False) -> np.ndarra
     return np.asarray(model.coef_[0])
 
 
-def yes_no_rows(turns: Sequence[Turn]) -> list[tuple[Turn, np.ndarray, bool]]:
+def yes_no_rows(
+    turns: Sequence[Turn], readings: dict[str, Reading]
+) -> list[tuple[Turn, np.ndarray, bool]]:
     """CoQA's yes/no turns answered with a citation: features of the settling sentence."""
     return [
-        (t, yesno.features(t.question, t.standalone, t.quotes[0]), t.answer_type == "yes")
+        (
+            t,
+            yesno.features(t.question, t.standalone, t.quotes[0]),
+            t.answer_type == "yes",
+        )
         for t in turns
         if t.answer_type in ("yes", "no") and t.quotes and not t.refused
     ]
 
 
-def fit_yes_no(turns: Sequence[Turn]) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
-    """The yes/no weights, and their held-out CoQA F1 per dataset (by conversation)."""
-    rows = yes_no_rows(turns)
-    held: dict[str, list[float]] = {}
+def yes_no_folds(turns: Sequence[Turn], readings: dict[str, Reading]) -> list[np.ndarray]:
+    """The yes/no weights fitted without each fold in turn."""
+    rows = yes_no_rows(turns, readings)
+    out = []
     for fold in range(FOLDS):
         train = [(x, y) for t, x, y in rows if fold_of(t) != fold]
-        w = _logistic(np.stack([x for x, _ in train]), np.array([y for _, y in train]))
+        out.append(_logistic(np.stack([x for x, _ in train]), np.array([y for _, y in train])))
+    return out
+
+
+def fit_yes_no(
+    turns: Sequence[Turn], readings: dict[str, Reading]
+) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
+    """The yes/no weights, and their held-out CoQA F1 per dataset (by conversation)."""
+    rows = yes_no_rows(turns, readings)
+    held: dict[str, list[float]] = {}
+    for fold, w in enumerate(yes_no_folds(turns, readings)):
         for t, x, _ in (r for r in rows if fold_of(r[0]) == fold):
             said = "Yes" if float(x @ w) >= 0 else "No"
             held.setdefault(t.dataset, []).append(best_f1(t.answers, said))
@@ -225,7 +261,7 @@ def fit_yes_no(turns: Sequence[Turn]) -> tuple[np.ndarray, dict[str, dict[str, f
 
 
 def answerable_rows(
-    turns: Sequence[Turn], span_w: np.ndarray
+    turns: Sequence[Turn], span_w: np.ndarray, readings: dict[str, Reading]
 ) -> list[tuple[Turn, np.ndarray, bool]]:
     """Every turn the chat answered with a citation: the answerability features, and whether
     the dataset says it has an answer."""
@@ -233,10 +269,11 @@ def answerable_rows(
     for t in turns:
         if t.refused or not t.quotes:
             continue
-        found = candidates(t.question, t.standalone, t.quotes[:2])
+        reading = readings.get(key(t))
+        found = candidates(t.question, t.standalone, t.quotes[:2], reading, False)
         yes_no = yesno.is_yes_no(t.question)
         x = answerable.features(
-            t.question, t.standalone, t.quotes[:2], t.article, found, span_w, yes_no
+            t.question, t.standalone, t.quotes[:2], t.article, found, span_w, yes_no, reading
         )
         rows.append((t, x, t.answer_type != "unknown"))
     return rows
@@ -249,21 +286,27 @@ def threshold_for(scores: np.ndarray, most_refused: float) -> float:
 
 
 def fit_answerable(
-    turns: Sequence[Turn], folds: Sequence[np.ndarray], span_w: np.ndarray
-) -> tuple[np.ndarray, float, dict[str, dict[str, float | None]]]:
-    """The answerability weights and threshold, and the held-out refusal rates per dataset:
-    of its answerable turns (to stay rare) and of its unanswerable ones (near-misses)."""
+    turns: Sequence[Turn],
+    folds: Sequence[np.ndarray],
+    span_w: np.ndarray,
+    readings: dict[str, Reading],
+) -> tuple[np.ndarray, float, dict[str, dict[str, float | None]], dict[str, bool]]:
+    """The answerability weights and threshold, the held-out refusal rates per dataset (of
+    its answerable turns, to stay rare, and of its unanswerable ones, near-misses), and
+    whether the held-out judgement refuses each turn (by ``key``)."""
     held: dict[str, list[tuple[bool, bool]]] = {}
+    refused: dict[str, bool] = {}
     for fold, fold_w in enumerate(folds):
-        rows = answerable_rows(turns, fold_w)
+        rows = answerable_rows(turns, fold_w, readings)
         train = [(x, y) for t, x, y in rows if fold_of(t) != fold]
         w = _logistic(np.stack([x for x, _ in train]), np.array([y for _, y in train]), True)
         cut = threshold_for(np.array([x @ w for x, y in train if y]), MOST_REFUSED)
         for t, x, y in (r for r in rows if fold_of(r[0]) == fold):
             held.setdefault(t.dataset, []).append((y, float(x @ w) < cut))
+            refused[key(t)] = float(x @ w) < cut
         print(f"\ranswerable fold {fold + 1}/{FOLDS}", end="", file=sys.stderr)
     print(file=sys.stderr)
-    rows = answerable_rows(turns, span_w)
+    rows = answerable_rows(turns, span_w, readings)
     w = _logistic(np.stack([x for _, x, _ in rows]), np.array([y for *_, y in rows]), True)
     cut = threshold_for(np.array([x @ w for _, x, y in rows if y]), MOST_REFUSED)
     report = {}
@@ -276,22 +319,64 @@ def fit_answerable(
             if unanswerable
             else None,
         }
-    return w, cut, report
+    return w, cut, report, refused
+
+
+def end_to_end(
+    turns: Sequence[Turn],
+    readings: dict[str, Reading],
+    span_folds: Sequence[np.ndarray],
+    refused: dict[str, bool],
+) -> dict[str, dict[str, float]]:
+    """CoQA F1 of the short answer on every turn as the chat gives it (``rag.extractive``'s
+    ``short_answer``), each part from the fits of the other folds: a turn the chat refused, or
+    the held-out judgement refuses, answers "unknown"; a yes/no question the held-out yes/no;
+    any other the held-out reader's span. Per dataset, all turns and first turns."""
+    yes_no_w = yes_no_folds(turns, readings)
+    scores: dict[str, list[float]] = {}
+    for t in turns:
+        if not t.answers and t.answer_type != "unknown":
+            continue
+        fold, reading = fold_of(t), readings.get(key(t))
+        said = UNKNOWN
+        if not t.refused and t.quotes and not refused.get(key(t), False):
+            found = candidates(t.question, t.standalone, t.quotes[:2], reading, False)
+            if yesno.is_yes_no(t.question) or not len(found):
+                row = yesno.features(t.question, t.standalone, t.quotes[0])
+                said = "Yes" if float(row @ yes_no_w[fold]) >= 0 else "No"
+            else:
+                said = found.text(choose(found, span_folds[fold]), t.quotes)
+        accepted = t.answers or [UNKNOWN]
+        f1 = best_f1(accepted, said)
+        scores.setdefault(t.dataset, []).append(f1)
+        if t.number == 1:
+            scores.setdefault(f"{t.dataset} first", []).append(f1)
+    return {
+        k: {"turns": len(v), "held_out_coqa_f1": round(float(np.mean(v)), 3)}
+        for k, v in scores.items()
+    }
 
 
 def run(datasets: Sequence[Path], refusals: Sequence[Path], cache: Path, again: bool) -> dict:
     turns = [t for folder in datasets for t in collect(folder, cache, again)]
     more = [t for folder in refusals for t in collect(folder, cache, again)]
-    span_choices = list(choices(turns))
+    readings = load_readings(cache)
+    span_choices = list(choices(turns, readings))
     folds = fold_weights(span_choices)
     report = cross_validate(span_choices, folds)
     w = fit_weights(span_choices)
-    yes_no_w, yes_no_report = fit_yes_no(turns)
-    answer_w, cut, answer_report = fit_answerable([*turns, *more], folds, w)
+    yes_no_w, yes_no_report = fit_yes_no(turns, readings)
+    answer_w, cut, answer_report, refused = fit_answerable([*turns, *more], folds, w, readings)
+    whole = end_to_end(turns, readings, folds, refused)
     rounded = lambda v: [round(float(a), DECIMALS) for a in v]  # noqa: E731
     return {
         "command": "python -m eval.fit_reader",
-        "cross_validated": {"span": report, "yes_no": yes_no_report, "answerable": answer_report},
+        "cross_validated": {
+            "short_answer": whole,
+            "span": report,
+            "yes_no": yes_no_report,
+            "answerable": answer_report,
+        },
         "span": {"features": list(FEATURES), "weights": rounded(w)},
         "yes_no": {"features": list(yesno.FEATURES), "weights": rounded(yes_no_w)},
         "answerable": {

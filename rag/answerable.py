@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.items import asked_item
+from rag.reader import FEATURES as SPAN_FEATURES
 from rag.reader import Candidates
-from rag.spans import FEATURES as SPAN_FEATURES
+from rag.span_model import Reading
 from rag.spans import QUESTION_TYPES, question_type
 from rag.terms import terms
 
@@ -45,6 +46,8 @@ FEATURES = (
     "article_lacks_any",  # the article lacks one of them
     "item_found",  # a quote holds the item of the kind asked (an age, an amount, a date ...)
     "short_question",  # three words or fewer: a bare follow-up
+    "model_unknown",  # the reading model's log-odds that the sentences do not answer
+    "model_best_span",  # its log-probability of the likeliest candidate span
     *(f"type={t}" for t in QUESTION_TYPES),
 )
 
@@ -57,6 +60,7 @@ def features(
     found: Candidates,
     span_weights: np.ndarray,
     yes_no: bool,
+    reading: Reading | None,
 ) -> np.ndarray:
     """One row of ``FEATURES``."""
     x = np.zeros(len(FEATURES), dtype=np.float32)
@@ -87,6 +91,10 @@ def features(
         x[10] = bool(lacks)
     x[11] = any(asked_item(question, q) is not None for q in quotes)
     x[12] = len(question.split()) <= 3
+    if reading is not None:
+        x[13] = reading.log_odds_against("unknown")
+        if len(found):
+            x[14] = float(found.x[:, _COLUMN["model_span"]].max())
     if kind:
         x[FEATURES.index(f"type={kind}")] = 1.0
     return x

@@ -15,7 +15,7 @@ from rag import answerable, yesno
 from rag.answer import MARKER, REFUSAL, Citation, Draft, Short, ShortText
 from rag.choice import FEATURES, Asked, add_cosines, features, is_aside, weights
 from rag.items import asks_for_recency
-from rag.reader import candidates, choose, fitted
+from rag.reader import candidates, choose, fitted, reading_of
 from rag.reader import weights as span_weights
 from rag.retrieve import Passage
 from rag.support import LEXICAL_WEIGHT, Sentence, SupportScorer, sentences_of
@@ -249,12 +249,16 @@ def short_answer(
     or the span the reader chooses; None when the quotes do not answer the question at all
     (``rag.answerable``; ``article``: what the answerer has of the first quote's article)."""
     quotes = [c.quote for c in citations]
-    found = candidates(question, standalone, quotes)
+    # One pass of the reading model serves the span, yes or no, and answerability.
+    reading = reading_of(question, standalone, quotes)
+    found = candidates(question, standalone, quotes, reading)
     asks_yes_no = yesno.is_yes_no(question)
     span_w = span_weights()
     if judge:
         answer_w, fit = fitted("answerable", answerable.FEATURES)
-        row = answerable.features(question, standalone, quotes, article, found, span_w, asks_yes_no)
+        row = answerable.features(
+            question, standalone, quotes, article, found, span_w, asks_yes_no, reading
+        )
         if not answerable.answers(row, answer_w, float(fit["threshold"])):
             return None
     first = citations[0]

@@ -18,9 +18,22 @@ from typing import Any
 
 import numpy as np
 
-from rag.spans import FEATURES, asked_terms, span_features
+from rag import span_model
+from rag.span_model import Reading
+from rag.spans import FEATURES as SPAN_FEATURES
+from rag.spans import asked_terms, span_features
 
 WEIGHTS = Path(__file__).with_name("reader_weights.json")
+#: The sentences the reading model reads (it was fitted on the first two cited).
+READ_SENTENCES = 2
+#: The log-probability a span gets from the reading model when the model did not see it
+#: (a third sentence, or words cut off); spans it did see rarely fall this low.
+UNREAD = -30.0
+FEATURES = (
+    *SPAN_FEATURES,
+    "model_span",  # the reading model's log-probability that this is the answer's span
+    "model_unread",  # the reading model did not see it
+)
 
 
 @dataclass(frozen=True)
@@ -43,13 +56,35 @@ class Candidates:
         return sentences[int(self.sentence[i])][int(self.starts[i]) : int(self.ends[i])]
 
 
-def candidates(question: str, standalone: str, sentences: Sequence[str]) -> Candidates:
-    """Every candidate span of ``sentences`` (the cited ones, best first)."""
+def reading_of(question: str, standalone: str, sentences: Sequence[str]) -> Reading:
+    """The reading model's reading of the first ``READ_SENTENCES`` of ``sentences``."""
+    return span_model.model().read(question, standalone, sentences[:READ_SENTENCES])
+
+
+def candidates(
+    question: str,
+    standalone: str,
+    sentences: Sequence[str],
+    reading: Reading | None = None,
+    read: bool = True,
+) -> Candidates:
+    """Every candidate span of ``sentences`` (the cited ones, best first), with what the
+    reading model makes of it: ``reading`` when given, else read now (unless not ``read``:
+    then the model's columns are left empty)."""
+    if reading is None and read and sentences:
+        reading = reading_of(question, standalone, sentences)
     wanted = asked_terms(question, standalone)
     parts = []
     offset = 0
     for n, sentence in enumerate(sentences):
-        starts, ends, x, lo, hi = span_features(question, sentence, wanted, second=n > 0)
+        starts, ends, x0, lo, hi = span_features(question, sentence, wanted, second=n > 0)
+        x = np.zeros((len(starts), len(FEATURES)), dtype=np.float32)
+        x[:, : len(SPAN_FEATURES)] = x0
+        x[:, -2], x[:, -1] = UNREAD, 1.0
+        if reading is not None:
+            p = reading.spans(n, starts, ends)
+            seen = ~np.isnan(p)
+            x[seen, -2], x[seen, -1] = np.maximum(p[seen], UNREAD), 0.0
         parts.append((np.full(len(starts), n), starts, ends, x, lo + offset, hi + offset))
         offset += int(hi.max()) + 1 if len(hi) else 0
     if not parts:

@@ -56,6 +56,45 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("what", re.compile(r"^(?:what|which)\b|\b(?:what|which)\b", re.I)),
 ]
 
+#: "Who is X?", "What was Y?", "Who's the ...": asks what a name is, so a title of it answers.
+_ASKS_WHAT_IT_IS = re.compile(r"^\W*(?:who|what)(?:'s|\s+(?:is|was|are|were))\b", re.I)
+
+#: "Who did Carlos Mendes meet ...?", "What will she buy?": asks for what the verb acts on.
+_ASKS_OBJECT = re.compile(
+    r"^\W*(?:who|whom|what|(?:which|whose)\s+\w+)\s+(?:did|does|do|will|would|can|could|has|have|had|"
+    r"should|might|may)\s+(.+)$",
+    re.I,
+)
+#: Words a subject may be made of before the verb (a capitalised name is one too).
+_SUBJECT_WORDS = frozenset(["he", "she", "they", "it", "i", "you", "we"])
+#: A subject that opens with one of these is the word after it too ("the police").
+_DETERMINERS = frozenset(
+    ["his", "her", "their", "its", "the", "a", "an", "this", "that", "these", "those"]
+)
+#: How far after the verb its object may begin ("met his Indian counterpart Priya Raman").
+OBJECT_WITHIN = 5
+
+
+def asked_verb(question: str) -> frozenset[str]:
+    """The stems of the verb whose object the question asks for, when it asks for one."""
+    m = _ASKS_OBJECT.match(question.strip())
+    if m is None:
+        return frozenset()
+    words = re.findall(r"[\w'’-]+", m.group(1))
+    i = 0
+    while i < len(words):
+        word = words[i].lower()
+        if word in _DETERMINERS:
+            i += 2
+        elif words[i][:1].isupper() or word in _SUBJECT_WORDS:
+            i += 1
+        else:
+            break
+    if i == 0 or i >= len(words) or is_stopword(words[i].lower()):
+        return frozenset()
+    return frozenset(_terms(words[i]))
+
+
 SHAPES = (
     "whole_name",  # capitalised words, none beside it (all of "Anees al-Sharif")
     "full_name",  # a whole name of two words or more (a person's, mostly)
@@ -64,6 +103,11 @@ SHAPES = (
     "in_dateline",  # in the opening "BEIJING [China], August 28 :" / "LONDON (CNN) --"
     "after_head",  # right after the thing a "what/which X" or "how many X" asks about
     "before_head",  # right before it ("Entertainment Weekly magazine", "12 companies")
+    "after_asked_verb",  # within five words after the verb of a question that asks for its
+    # object ("Who did Carlos Mendes *meet*?": "... Mendes met his counterpart Priya Raman")
+    "title_of_asked_name",  # right before a name the question holds, when the question does
+    # not ask what that name is: "Trade Minister" (Carlos Mendes) answers "Who is Carlos
+    # Mendes?", not "Who did Carlos Mendes meet?"
     "whole_number",  # a number with its unit, no number beside it
     "capitals",  # share of its content words capitalised (not opening the sentence), new ones
     "number",  # holds a number
@@ -302,6 +346,17 @@ def span_features(
     x[:, col["whole_name"]] = (total(cap) == words) & ~left_cap & ~right_cap
     x[:, col["full_name"]] = x[:, col["whole_name"]] * (words >= 2)
     x[:, col["place"]] = total(np.isin(lower, list(PLACES))) == words
+    verb = asked_verb(question)
+    if verb:
+        is_verb = np.array([bool(set(_terms(w)) & verb) for w in tokens.words], dtype=bool)
+        v_left, _ = _nearest(is_verb)
+        from_verb = np.where(first > 0, first - v_left[np.maximum(first - 1, 0)], np.inf)
+        x[:, col["after_asked_verb"]] = from_verb <= OBJECT_WITHIN
+    if not _ASKS_WHAT_IT_IS.match(question):
+        asked_name = tokens.asked & tokens.capital
+        x[:, col["title_of_asked_name"]] = np.where(
+            last < n - 1, asked_name[np.minimum(last + 1, n - 1)], False
+        )
     x[:, col["after_role"]] = np.array([f > 0 and lower[f - 1] in ROLES for f in first])
     dateline = _DATELINE.match(sentence)
     if dateline is not None:

@@ -57,7 +57,11 @@ def _negated(words: list[str]) -> np.ndarray:
 
 
 def features(question: str, standalone: str, sentence: str) -> np.ndarray:
-    """One row of ``FEATURES`` for the question and the sentence that settles it."""
+    """One row of ``FEATURES`` for the question and the sentence that settles it.
+
+    The reading model's own "yes" against "no" (``rag.span_model``) is not among them: on the
+    held-out folds it moved yes/no turns 0.611 -> 0.633 (coqa-cnn-dev), and it outweighed a
+    plain denial ("... did not have any children" answered "Yes")."""
     x = np.zeros(len(FEATURES), dtype=np.float32)
     x[0] = 1.0
     words = [w.lower() for w in _WORD.findall(sentence)]
