@@ -192,6 +192,22 @@ class Chat:
         leans_back = refers_back(question)
         return not moves_away(question, leans_back, idf, story_terms, self._terms(other))
 
+    def _widened(self, question: str, story: Story) -> tuple[str, ...]:
+        """The story's focus, and an article the conversation cited before but drifted from
+        when the question asks about what only that one has: on a story of two articles, "And
+        how many companies?" where the leading article never mentions a company."""
+        focus = story.articles
+        words = set(terms(question))
+        if not focus or not words or words & set().union(*(self._terms(a) for a in focus)):
+            return focus
+        remembered = sorted(
+            (a for a in story.weights if a not in focus), key=lambda a: story.weights[a]
+        )
+        for article_id in reversed(remembered):
+            if words <= self._terms(article_id):
+                return (*focus, article_id)
+        return focus
+
     def _terms(self, article_id: str) -> set[str]:
         """The stemmed words of an article (computed once per article and chat)."""
         if article_id not in self._words:
@@ -229,7 +245,7 @@ class Chat:
         # The turn works on a copy: a turn that fails leaves the chat's story as it was.
         story = self.story.copy()
         on_story = self._stays_on_story(question, story)
-        self._focus = story.articles if on_story else ()
+        self._focus = self._widened(question, story) if on_story else ()
         passages = self.retrieve(standalone)
         self._searched = None
         self.context.story = tuple(self._story_passages(self._focus))
