@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.items import expected_type, holds_type
+from rag.items import counts_asked, expected_type, holds_type
 from rag.support import Sentence, SupportScorer
 
 WEIGHTS = Path(__file__).with_name("choice_weights.json")
@@ -33,6 +33,7 @@ FEATURES = (
     "who_name",  # "who ...?" and the sentence holds a name the question lacks
     "when_date",  # "when ...?" and a date
     "number",  # "how many/much/old ...?" and a number
+    "counts_asked",  # "how many X?" and a number of X ("27 Chinese companies")
     "where_place",  # "where ...?" and a place
     "why_reason",  # "why ...?" and "because", "after", "so", "due to" ...
     "say_quote",  # "what did ... say?" and a quotation or "said"
@@ -81,6 +82,7 @@ _SAY = re.compile(r"\b(?:say|said|says|tell|told|call|called|describe|described|
 _QUOTED = re.compile(r"[\"“”]|\b(?:said|says|told|according to)\b", re.I)
 
 
+_COL = {name: i for i, name in enumerate(FEATURES)}
 #: The columns that need the sentences embedded.
 COSINES = (FEATURES.index("cosine_question"), FEATURES.index("cosine_standalone"))
 
@@ -95,23 +97,27 @@ def features(
     if not sentences:
         return x
     question = asked.question
-    x[:, 1] = scorer.overlap(question, texts)
+    x[:, _COL["overlap_question"]] = scorer.overlap(question, texts)
     if asked.standalone.strip() != question.strip():
-        x[:, 3] = scorer.overlap(asked.standalone, texts)
+        x[:, _COL["overlap_standalone"]] = scorer.overlap(asked.standalone, texts)
     else:
-        x[:, 3] = x[:, 1]
+        x[:, _COL["overlap_standalone"]] = x[:, _COL["overlap_question"]]
     if cosine:
         add_cosines(x, asked, texts, scorer)
     kind = expected_type(question)
-    column = {"name": 4, "date": 5, "number": 6, "place": 7}.get(kind)
-    if column is not None:
-        x[:, column] = [holds_type(kind, t, question) for t in texts]
+    column = {"name": "who_name", "date": "when_date", "number": "number", "place": "where_place"}
+    if kind in column:
+        x[:, _COL[column[kind]]] = [holds_type(kind, t, question) for t in texts]
+        if kind == "number":
+            x[:, _COL["counts_asked"]] = [counts_asked(question, t) for t in texts]
     if _WHY.search(question):
-        x[:, 8] = [bool(_REASON.search(t)) for t in texts]
+        x[:, _COL["why_reason"]] = [bool(_REASON.search(t)) for t in texts]
     if _SAY.search(question):
-        x[:, 9] = [bool(_QUOTED.search(t)) for t in texts]
+        x[:, _COL["say_quote"]] = [bool(_QUOTED.search(t)) for t in texts]
     # The story's whole articles come as passages without a chunk.
-    x[:, 10] = [1.0 / (1 + s.rank) if s.passage.chunk_id else 0.0 for s in sentences]
+    x[:, _COL["retrieved_rank"]] = [
+        1.0 / (1 + s.rank) if s.passage.chunk_id else 0.0 for s in sentences
+    ]
     if asked.last is not None:
         article, start, end = asked.last
         same = [s.passage.article_id == article for s in sentences]
@@ -120,13 +126,13 @@ def features(
         for i, s in enumerate(sentences):
             if not same[i]:
                 continue
-            x[i, 11] = s.start == following
-            x[i, 12] = 0 <= s.start - end <= AHEAD_WINDOW
-            x[i, 13] = s.start < end and s.end > start
-            x[i, 14] = s.end <= start
-    x[:, 15] = [is_aside(t) for t in texts]
-    x[:, 16] = [min(len(t.split()) / 30, 2.0) for t in texts]
-    x[:, 17] = [s.start < 400 for s in sentences]
+            x[i, _COL["next_after_cited"]] = s.start == following
+            x[i, _COL["ahead_of_cited"]] = 0 <= s.start - end <= AHEAD_WINDOW
+            x[i, _COL["is_cited"]] = s.start < end and s.end > start
+            x[i, _COL["behind_cited"]] = s.end <= start
+    x[:, _COL["aside"]] = [is_aside(t) for t in texts]
+    x[:, _COL["words"]] = [min(len(t.split()) / 30, 2.0) for t in texts]
+    x[:, _COL["lead"]] = [s.start < 400 for s in sentences]
     return x
 
 

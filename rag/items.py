@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from rag.references import names_in
+from rag.terms import terms
 from rag.words import DAYS, MONTHS, NUMBER_VALUES, NUMBER_WORDS, alternation
 
 _CALENDAR = frozenset((*DAYS, *MONTHS))
@@ -97,6 +98,24 @@ def _narrow(question: str) -> re.Pattern[str] | None:
         if asks.search(question):
             return holds
     return None
+
+
+_HOW_MANY = re.compile(r"\bhow many\s+(?:more\s+|other\s+)?([a-z][\w-]*)", re.I)
+#: A number and at most two words between it and what it counts ("27 Chinese companies").
+_COUNT_OF = re.compile(rf"\b{_NUMBER_WORD}\b((?:[\s-]+[\w'’-]+){{1,3}})", re.I)
+
+
+def counts_asked(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` counts what a "how many X?" question asks about: a number with
+    X within three words after it ("how many companies?": "27 Chinese companies", not "the
+    two largest economies")."""
+    m = _HOW_MANY.search(question)
+    if m is None:
+        return False
+    wanted = set(terms(m.group(1)))
+    if not wanted:
+        return False
+    return any(wanted & set(terms(c.group(1))) for c in _COUNT_OF.finditer(sentence))
 
 
 def holds_type(kind: str, sentence: str, question: str) -> bool:
