@@ -219,7 +219,7 @@ def yes_no_rows(
     return [
         (
             t,
-            yesno.features(t.question, t.standalone, t.quotes[0]),
+            yesno.features(t.question, t.standalone, t.quotes[0], readings.get(key(t))),
             t.answer_type == "yes",
         )
         for t in turns
@@ -342,7 +342,7 @@ def end_to_end(
         if not t.refused and t.quotes and not refused.get(key(t), False):
             found = candidates(t.question, t.standalone, t.quotes[:2], reading, False)
             if yesno.is_yes_no(t.question) or not len(found):
-                row = yesno.features(t.question, t.standalone, t.quotes[0])
+                row = yesno.features(t.question, t.standalone, t.quotes[0], reading)
                 said = "Yes" if float(row @ yes_no_w[fold]) >= 0 else "No"
             else:
                 said = found.text(choose(found, span_folds[fold]), t.quotes)

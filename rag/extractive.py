@@ -264,7 +264,7 @@ def short_answer(
     first = citations[0]
     if asks_yes_no or not len(found):
         yes_no_w, _ = fitted("yes_no", yesno.FEATURES)
-        yes = yesno.says_yes(question, standalone, first.quote, yes_no_w)
+        yes = yesno.says_yes(question, standalone, first.quote, yes_no_w, reading)
         return Short(
             "Yes" if yes else "No", first.n, first.start, first.end, "yes" if yes else "no"
         )
