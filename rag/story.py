@@ -46,6 +46,8 @@ class Story:
     weights: dict[str, float] = field(default_factory=dict)
     #: article id -> how much of the search results of the questions asked so far it drew.
     evidence: dict[str, float] = field(default_factory=dict)
+    #: Articles the chat moved away from: the story it was on before, taken wrongly or left.
+    left: set[str] = field(default_factory=set)
 
     @property
     def articles(self) -> tuple[str, ...]:
@@ -100,6 +102,7 @@ class Story:
         article): halving 0.917, keeping it whole 0.915, keeping only the old story's 0.895,
         erasing it 0.887."""
         self.evidence = {a: e / 2 for a, e in self.evidence.items()}
+        self.left |= set(self.weights)
         if self.weights:
             # A move starts a new story: the old one falls out of the focus however long the
             # conversation stayed on it, but is still remembered.
@@ -107,11 +110,12 @@ class Story:
             self.weights = {a: w * scale for a, w in self.weights.items()}
 
     def copy(self) -> Story:
-        return Story(dict(self.weights), dict(self.evidence))
+        return Story(dict(self.weights), dict(self.evidence), set(self.left))
 
     def clear(self) -> None:
         self.weights.clear()
         self.evidence.clear()
+        self.left.clear()
 
 
 def named_terms(question: str) -> set[str]:

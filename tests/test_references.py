@@ -432,6 +432,20 @@ def test_story_keeps_the_articles_of_confident_answers() -> None:
     assert story.articles == ()
 
 
+def test_the_story_remembers_which_articles_it_moved_away_from() -> None:
+    # Only an article left by a move is "left"; one that fell out of the focus by its share
+    # is still the story's, and a follow-up about what only it has may widen to it.
+    story = Story()
+    story.follow([*cited("a"), *cited("b")], moved=True)
+    story.follow(cited("a"), moved=False)
+    assert story.articles == ("a",) and story.left == set()
+    story.follow(cited("c"), moved=True)
+    assert story.articles == ("c",) and story.left == {"a", "b"}
+    assert story.copy().left == {"a", "b"}
+    story.clear()
+    assert story.left == set()
+
+
 @pytest.mark.parametrize("turns_before", [1, 2, 3, 4, 6])
 def test_after_a_move_the_new_article_leads_the_story(turns_before: int) -> None:
     story = Story()
