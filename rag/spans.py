@@ -269,6 +269,12 @@ def _nearest(marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return before, after
 
 
+def _words_after(before: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """For spans starting at token ``first``, how far each starts after the nearest marked
+    token before it (``before``: ``_nearest``'s first half; inf when none is)."""
+    return np.where(first > 0, first - before[np.maximum(first - 1, 0)], np.inf)
+
+
 def span_features(
     question: str, sentence: str, asked_terms: frozenset[str], second: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -315,8 +321,7 @@ def span_features(
     has_asked = total(tokens.asked) > 0
     x[:, col["any_question_word"]] = has_asked
     left, right = _nearest(tokens.asked)
-    gap_left = first - left[np.maximum(first - 1, 0)] if n else np.inf
-    gap_left = np.where(first > 0, gap_left, np.inf)
+    gap_left = _words_after(left, first)
     gap_right = np.where(last < n - 1, right[np.minimum(last + 1, n - 1)] - last, np.inf)
     gap = np.minimum(gap_left, gap_right)
     x[:, col["only_question_words"]] = total(tokens.asked) >= content
@@ -324,7 +329,7 @@ def span_features(
     if head:
         is_head = np.array([bool(set(terms(w)) & head) for w in tokens.words], dtype=bool)
         h_left, h_right = _nearest(is_head)
-        from_head = np.where(first > 0, first - h_left[np.maximum(first - 1, 0)], np.inf)
+        from_head = _words_after(h_left, first)
         to_head = np.where(last < n - 1, h_right[np.minimum(last + 1, n - 1)] - last, np.inf)
         x[:, col["after_head"]] = from_head <= 2
         x[:, col["before_head"]] = to_head == 1
@@ -349,9 +354,7 @@ def span_features(
     verb = asked_verb(question)
     if verb:
         is_verb = np.array([bool(set(_terms(w)) & verb) for w in tokens.words], dtype=bool)
-        v_left, _ = _nearest(is_verb)
-        from_verb = np.where(first > 0, first - v_left[np.maximum(first - 1, 0)], np.inf)
-        x[:, col["after_asked_verb"]] = from_verb <= OBJECT_WITHIN
+        x[:, col["after_asked_verb"]] = _words_after(_nearest(is_verb)[0], first) <= OBJECT_WITHIN
     if not _ASKS_WHAT_IT_IS.match(question):
         asked_name = tokens.asked & tokens.capital
         x[:, col["title_of_asked_name"]] = np.where(
