@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import pairwise
 
 from rag.words import PLACES, ROLES
 
@@ -152,4 +153,46 @@ def reorders(claim: str, sentence: str) -> bool:
             if re.search(r"\b(?:is|was|are|were)\b", in_claim):
                 continue
             return True
+    return False
+
+
+_TOKEN = re.compile(r"[’']s\b|[\w-]+(?:[’'](?!s\b)\w+)*")
+
+
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """``text``'s words, lower-cased, a possessive "'s" a word of its own, each with whether
+    it is a name (a capitalised word that ``_names`` keeps)."""
+    names = set(_names(text))
+    out = []
+    for m in _TOKEN.finditer(text):
+        word = m.group().lower().replace("’", "'")
+        out.append((word, word in names and m.group()[0].isupper()))
+    return out
+
+
+def misplaces(claim: str, sentence: str) -> bool:
+    """Whether ``claim`` puts one of ``sentence``'s names where the sentence has another of
+    them: beside a word that the sentence puts beside the other name and never beside this
+    one ("Beijing's visit to Raimondo" of "Raimondo's visit to Beijing"; "Chinese met with her
+    Gina Raimondo counterpart" of "Gina Raimondo met with her Chinese counterpart"). Who does
+    what is in which name stands next to which word; a word that makes the order free
+    ("and", "with") says nothing of it."""
+    said, theirs = _tokens(claim), _tokens(sentence)
+    shared = {w for w, name in said if name} & {w for w, name in theirs if name}
+    pairs = {(a, b) for (a, _), (b, _) in pairwise(theirs)}
+    kept = {(a, b) for (a, _), (b, _) in pairwise(said)}
+    for i, (word, name) in enumerate(said):
+        if not name or word not in shared:
+            continue
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(said) or said[j][1] or said[j][0] in _SYMMETRIC:
+                continue
+            other = said[j][0]
+            if ((other, word) if j < i else (word, other)) in pairs:
+                continue
+            # The name whose place this is, in the sentence, has lost it in the claim.
+            for m in shared - {word}:
+                theirs_pair = (other, m) if j < i else (m, other)
+                if theirs_pair in pairs and theirs_pair not in kept:
+                    return True
     return False

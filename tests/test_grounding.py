@@ -173,3 +173,32 @@ def test_names_the_other_way_round_are_told_where_the_order_carries_the_roles(
         "Raimondo described the relations between Washington and Beijing as important."
     )
     assert reorders(claim, said) is wrong
+
+
+@pytest.mark.parametrize(
+    ("claim", "wrong"),
+    [
+        # A name where the sentence has another: whose visit, who met whom.
+        ("Beijing's visit to Raimondo lasted for four days.", True),
+        ("Chinese met with her Gina Raimondo counterpart Wang Wentao on Monday.", True),
+        ("27 Raimondo companies were removed from a blacklist ahead of Chinese's trip.", True),
+        # Every name beside the words the sentence puts it beside, or order made free by "and".
+        ("Raimondo's visit to Beijing lasted for four days.", False),
+        ("Raimondo's four-day visit took in Shanghai and Beijing.", False),
+        ("Raimondo met Wang Wentao, her Chinese counterpart.", False),
+        ("Chinese companies were removed from a blacklist before Raimondo's trip.", False),
+    ],
+)
+def test_a_name_put_in_the_place_of_another_is_told(claim: str, wrong: bool) -> None:
+    from rag.roles import misplaces
+
+    sentence = {
+        "Raimondo's": "Raimondo's visit to Beijing and Shanghai lasted for four days.",
+        "Beijing's": "Raimondo's visit to Beijing and Shanghai lasted for four days.",
+        "Raimondo met": "Gina Raimondo met with her Chinese counterpart Wang Wentao on Monday.",
+        "Chinese met": "Gina Raimondo met with her Chinese counterpart Wang Wentao on Monday.",
+    }
+    said = next((s for k, s in sentence.items() if claim.startswith(k)), None) or (
+        "Ahead of Raimondo's trip, 27 Chinese companies were removed from a blacklist."
+    )
+    assert misplaces(claim, said) is wrong
