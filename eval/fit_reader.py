@@ -33,7 +33,7 @@ from eval.dataset import load_dataset
 from rag import answerable, yesno
 from rag.assistant import Assistant
 from rag.config import Config
-from rag.extractive import ExtractiveAnswerer, cited_text
+from rag.extractive import ExtractiveAnswerer
 from rag.reader import FEATURES, WEIGHTS, Candidates, candidates, choose
 from rag.span_model import Reading
 
@@ -67,7 +67,7 @@ class Turn:
     answers: list[str]
     quotes: list[str]
     refused: bool
-    #: What the answerer saw of the article cited first (``rag.extractive.cited_text``).
+    #: What the answerer had of the chosen sentence's article (``rag.extractive.cited_text``).
     article: str = ""
 
 
@@ -84,15 +84,17 @@ def collect(folder: Path, cache: Path, again: bool = False) -> list[Turn]:
         for n, item in enumerate(data.items, start=1):
             chat = qa.chat(mode="extractive")
             # Nothing refused for not answering: the judgement of that is what is fitted.
-            chat.answerer = ExtractiveAnswerer(qa.scorer, judge_answerable=False)
+            answerer = ExtractiveAnswerer(qa.scorer, judge_answerable=False)
+            chat.answerer = answerer
             for number, turn in enumerate(item.turns, start=1):
+                answerer.last_read, answerer.last_seen = [], ""
                 answer = chat.ask(turn.question)
-                seen = [*answer.passages, *chat.context.story]
+                # What the reader read (the cited sentences, and a spare one beside a lone
+                # cited sentence: ``rag.extractive.READ_SPARE``), not only what was cited.
                 turns.append(
                     Turn(data.name, item.id, number, turn.question, answer.standalone,
-                         turn.answer_type, list(turn.answers),
-                         [c.quote for c in answer.citations], answer.refused,
-                         cited_text(answer.citations, seen))
+                         turn.answer_type, list(turn.answers), answerer.last_read,
+                         answer.refused or not answerer.last_read, answerer.last_seen)
                 )  # fmt: skip
             print(f"\r{data.name}: {n}/{len(data.items)} conversations", end="", file=sys.stderr)
     print(file=sys.stderr)

@@ -158,3 +158,39 @@ def test_a_yes_no_question_gets_yes_or_no_with_the_sentence_that_settles_it(harb
 def test_a_refusal_has_no_short_answer(harbour) -> None:  # type: ignore[no-untyped-def]
     answer = harbour.ask("What is the capital of Australia?")
     assert answer.refused and answer.short is None and answer.to_dict()["short"] is None
+
+
+def _drafted(answerer, question: str, passages):  # type: ignore[no-untyped-def]
+    steps = answerer.answer(question, question, passages)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+@pytest.mark.slow
+def test_a_lone_chosen_sentence_can_be_read_beside_the_next_best_cited_when_it_answers(
+    harbour, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from rag import extractive
+    from rag.choice import FEATURES
+
+    # A choice that ranks sentences by length alone picks the opening sentence, well ahead
+    # of the harbour master's (more than ``SECOND_WITHIN``), so it is chosen alone.
+    w = np.zeros(len(FEATURES))
+    w[FEATURES.index("words")] = 60.0
+    answerer = extractive.ExtractiveAnswerer(harbour.scorer, choice_weights=w)
+    monkeypatch.setattr(extractive, "READ_SPARE", True)
+    question = "Who is the harbour master of Zorvath?"
+    passages = harbour.retriever.search(question, harbour.config.top_k)
+    draft = _drafted(answerer, question, passages)
+    assert draft.short is not None and draft.short.text == "Ilse Brandqvist", draft.text
+    quotes = [c.quote for c in draft.citations]
+    assert [c.n for c in draft.citations] == [1, 2] and draft.short.n == 1
+    assert "Harbour master" in quotes[0] and quotes[1].startswith("The harbour of Zorvath")
+
+    monkeypatch.setattr(extractive, "READ_SPARE", False)
+    alone = _drafted(answerer, question, passages)
+    assert [c.quote for c in alone.citations] == quotes[1:]
+    assert alone.short is not None and "Brandqvist" not in alone.short.text
