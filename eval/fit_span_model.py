@@ -114,11 +114,10 @@ def gold_sentences(folder: Path) -> dict[str, str]:
             where = turn.get("rationale_span")
             if not where or where[0] < 0:
                 continue
-            a = where[0] + len(text[where[0] :]) - len(text[where[0] :].lstrip())
-            for s, e in spans:
-                if s <= a < e:
-                    out[f"{folder.name}|{row['story_id']}|{number}"] = text[s:e]
-                    break
+            # The first sentence it overlaps: a rationale may begin with the space before it.
+            first = next(((a, b) for a, b in spans if a < where[1] and b > where[0]), None)
+            if first is not None:
+                out[f"{folder.name}|{row['story_id']}|{number}"] = text[first[0] : first[1]]
     return out
 
 

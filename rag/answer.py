@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -127,6 +128,15 @@ class Draft:
     #: The mode that wrote the text, when not the answerer's own: ``extractive`` when an LLM's
     #: reply held nothing supported and the extractive answer stands in for it.
     mode: str = ""
+
+
+def drain(answer: Generator[str, None, Draft]) -> Draft:
+    """The draft an answerer returns, its streamed pieces unused."""
+    while True:
+        try:
+            next(answer)
+        except StopIteration as done:
+            return done.value
 
 
 #: A citation marker: ``[3]``, or several numbers in one ``[1, 2]``.

@@ -221,12 +221,12 @@ class ExtractiveAnswerer:
         seen = cited_text(citations, [*passages, *context.story])
         # A question in two parts was judged part by part by the choice of its sentences.
         judge = self.judge_answerable and len(asks) == 1
-        read_spare = READ_SPARE and spare is not None
-        if READ_SPARE and spare is not None:
-            citations.append(citation(len(citations) + 1, sentences[spare]))
+        extra = sentences[spare] if READ_SPARE and spare is not None else None
+        if extra is not None:
+            citations.append(citation(len(citations) + 1, extra))
         short = short_answer(question, standalone, citations, seen, judge)
         self.last_read, self.last_seen = [c.quote for c in citations], seen
-        if read_spare and (short is None or short.n != len(citations)):
+        if extra is not None and (short is None or short.n != len(citations)):
             citations.pop()  # read, but the answer is not in it: not cited
         if short is None:
             yield REFUSAL

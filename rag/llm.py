@@ -17,7 +17,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rag.answer import REFUSAL, Answer, Citation, Draft, strip_markers
+from rag.answer import REFUSAL, Answer, Citation, Draft, drain, strip_markers
 from rag.choice import is_aside
 from rag.config import Config
 from rag.extractive import ChatContext, ExtractiveAnswerer
@@ -323,7 +323,7 @@ class LLMAnswerer:
         # The extractive answer of the same passages says whether they answer at all (a
         # question they do not answer never reaches the model), and stands in for a reply
         # that holds nothing supported.
-        fallback = _drain(self.extractive.answer(question, standalone, passages, context))
+        fallback = drain(self.extractive.answer(question, standalone, passages, context))
         if fallback.refused:
             yield REFUSAL
             return Draft(REFUSAL, [], refused=True, mode="extractive")
@@ -364,12 +364,3 @@ def _broken_stream(exc: Exception) -> bool:
         isinstance(exc, openai.APIError)
         and not isinstance(exc, openai.APIStatusError | openai.APIConnectionError)
     )
-
-
-def _drain(answer: Generator[str, None, Draft]) -> Draft:
-    """The draft an answerer returns, its streamed pieces unused."""
-    while True:
-        try:
-            next(answer)
-        except StopIteration as done:
-            return done.value

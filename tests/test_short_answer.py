@@ -160,20 +160,12 @@ def test_a_refusal_has_no_short_answer(harbour) -> None:  # type: ignore[no-unty
     assert answer.refused and answer.short is None and answer.to_dict()["short"] is None
 
 
-def _drafted(answerer, question: str, passages):  # type: ignore[no-untyped-def]
-    steps = answerer.answer(question, question, passages)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-
-
 @pytest.mark.slow
 def test_a_lone_chosen_sentence_can_be_read_beside_the_next_best_cited_when_it_answers(
     harbour, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     from rag import extractive
+    from rag.answer import drain
     from rag.choice import FEATURES
 
     # A choice that ranks sentences by length alone picks the opening sentence, well ahead
@@ -184,13 +176,13 @@ def test_a_lone_chosen_sentence_can_be_read_beside_the_next_best_cited_when_it_a
     monkeypatch.setattr(extractive, "READ_SPARE", True)
     question = "Who is the harbour master of Zorvath?"
     passages = harbour.retriever.search(question, harbour.config.top_k)
-    draft = _drafted(answerer, question, passages)
+    draft = drain(answerer.answer(question, question, passages))
     assert draft.short is not None and draft.short.text == "Ilse Brandqvist", draft.text
     quotes = [c.quote for c in draft.citations]
     assert [c.n for c in draft.citations] == [1, 2] and draft.short.n == 1
     assert "Harbour master" in quotes[0] and quotes[1].startswith("The harbour of Zorvath")
 
     monkeypatch.setattr(extractive, "READ_SPARE", False)
-    alone = _drafted(answerer, question, passages)
+    alone = drain(answerer.answer(question, question, passages))
     assert [c.quote for c in alone.citations] == quotes[1:]
     assert alone.short is not None and "Brandqvist" not in alone.short.text
