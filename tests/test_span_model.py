@@ -87,3 +87,24 @@ def test_the_numpy_pass_is_the_fitted_model_in_torch() -> None:
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() < 2e-2
     assert Path(MODEL).stat().st_size < 2_000_000
+
+
+def test_absent_unknown_learns_unknown_where_the_read_sentences_hold_no_word_of_the_answer() -> (
+    None
+):
+    from eval.fit_reader import Turn
+    from eval.fit_span_model import examples
+
+    def turn(quote: str) -> Turn:
+        question = "Who is the harbour master of Zorvath?"
+        return Turn("d", "c", 1, question, question, "free", ["Ilse Brandqvist"], [quote], False)
+
+    turns = [
+        turn("Harbour master Ilse Brandqvist said 41 ships had waited offshore."),
+        turn("The harbour of Zorvath reopened on Tuesday after the storm."),
+    ]
+    holds, lacks = examples(turns, absent_unknown=True)
+    assert CLASSES[holds.label] == "span" and holds.first is not None
+    assert CLASSES[lacks.label] == "unknown" and lacks.first is None
+    # As committed (off): a span with no place to start or end.
+    assert CLASSES[examples(turns)[1].label] == "span"
