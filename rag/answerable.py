@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.items import asked_item
+from rag.items import asked_item, names_asked_noun
 from rag.reader import FEATURES as SPAN_FEATURES
 from rag.reader import Candidates
 from rag.span_model import Reading
@@ -48,6 +48,9 @@ FEATURES = (
     "short_question",  # three words or fewer: a bare follow-up
     "model_unknown",  # the reading model's log-odds that the sentences do not answer
     "model_best_span",  # its log-probability of the likeliest candidate span
+    "names_noun",  # the question names what it asks about ("which arena", "how many overs")
+    "noun_missing",  # and none of the cited sentences has that noun
+    "noun_missing_article",  # nor the article
     *(f"type={t}" for t in QUESTION_TYPES),
 )
 
@@ -95,6 +98,11 @@ def features(
         x[13] = reading.log_odds_against("unknown")
         if len(found):
             x[14] = float(found.x[:, _COLUMN["model_span"]].max())
+    has = names_asked_noun(question, text)
+    if has is not None:
+        x[15] = 1.0
+        x[16] = not has
+        x[17] = not has and not names_asked_noun(question, article)
     if kind:
         x[FEATURES.index(f"type={kind}")] = 1.0
     return x

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from rag.references import names_in
-from rag.terms import terms
+from rag.terms import is_stopword, terms
 from rag.words import DAYS, MONTHS, NUMBER_VALUES, NUMBER_WORDS, alternation
 
 _CALENDAR = frozenset((*DAYS, *MONTHS))
@@ -194,3 +194,65 @@ def asked_item(question: str, sentence: str) -> tuple[int, int] | None:
         if sentence[a:b].strip().lower() not in asked:
             return a, b
     return None
+
+
+#: Where a question names the thing it asks about, in order: "the name of (his) X", "X's
+#: name", "what kind of X", "what was the X": a run of words up to the first stopword, the last
+#: of them its head ("the second cousin who" -> "cousin"); "how many X", "which X": the word
+#: right after ("Which banks held ..." -> "banks").
+_ASKED_NOUN: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bname of\s+(.+)", re.I), "last"),
+    (re.compile(r"([\w-]+)['’]s name\b", re.I), "owner"),
+    (re.compile(r"\b(?:which|what)\s+(?:kind|type|sort)\s+of\s+(.+)", re.I), "last"),
+    (re.compile(r"\bhow many\s+(?:more\s+|other\s+)?(.+)", re.I), "next"),
+    (re.compile(r"\b(?:what|which)\s+(?:is|was|are|were)\s+(.+)", re.I), "last"),
+    (re.compile(r"\b(?:which|what)\s+(.+)", re.I), "next"),
+]
+_WORD_RUN = re.compile(r"[\w’'-]+")
+#: Words that stand where a noun would but say nothing of what is asked ("what is his name").
+_NOT_A_NOUN = frozenset(("name", "names", "called", "one", "ones", "thing", "things"))
+
+
+def asked_noun(question: str) -> str | None:
+    """The noun the question asks about ("How many overs did he bowl?" -> "overs", "Which
+    arena ...?" -> "arena", "What is the officer's name?" -> "officer"), or None where its
+    words name none ("What did he say?")."""
+    noun = _asked_word(question)
+    return None if noun is None or noun.lower() in _NOT_A_NOUN else noun
+
+
+def _asked_word(question: str) -> str | None:
+    found = next(
+        ((m, rule) for pattern, rule in _ASKED_NOUN if (m := pattern.search(question))), None
+    )
+    if found is None:
+        return None
+    m, rule = found
+    words = _WORD_RUN.findall(m.group(1))
+    if rule == "owner":
+        return None if is_stopword(words[0].lower()) else words[0]
+    if rule == "next":
+        # "What did he say?", "What happened?": no noun, a verb.
+        first = words[0].lower() if words else ""
+        return None if not first or is_stopword(first) or first.endswith("ed") else words[0]
+    run: list[str] = []
+    for word in words:
+        low = word.lower()
+        if low.endswith(("'s", "’s")):
+            # "Barkley's blood-alcohol level": the owner is not what is asked for.
+            run = []
+        elif is_stopword(low):
+            if run:
+                break
+        else:
+            run.append(word)
+    return run[-1] if run else None
+
+
+def names_asked_noun(question: str, text: str) -> bool | None:
+    """Whether ``text`` has the noun the question asks about; None where it names none."""
+    noun = asked_noun(question)
+    if noun is None:
+        return None
+    wanted = set(terms(noun))
+    return bool(wanted & set(terms(text))) if wanted else None

@@ -11,7 +11,7 @@ import pytest
 from rag.answer import Answer, Citation
 from rag.chat import condense
 from rag.choice import is_aside
-from rag.items import asked_item
+from rag.items import asked_item, asked_noun, names_asked_noun
 from rag.references import LOOK_BACK, names_in, resolve
 from rag.story import Story, coverage, moves_away, named_terms
 
@@ -325,6 +325,34 @@ def test_no_item_when_the_sentence_holds_nothing_new_of_the_kind(
     question: str, sentence: str
 ) -> None:
     assert asked_item(question, sentence) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "noun"),
+    [
+        ("In which arena in Atlanta was the game played?", "arena"),
+        ("What is the name of his brother who called him innocent?", "brother"),
+        ("What is the name of the second cousin who introduced them?", "cousin"),
+        ("What is the officer's name?", "officer"),
+        ("How many overs did he bowl?", "overs"),
+        ("Which banks held the accounts?", "banks"),
+        ("What was Barkley's blood-alcohol level?", "level"),
+        ("What kind of acid did he use?", "acid"),
+        # No noun: the question asks for a clause, or its words name nothing.
+        ("What did he say?", None),
+        ("What happened next?", None),
+        ("What is his name?", None),
+        ("Who is the harbour master?", None),
+    ],
+)
+def test_asked_noun_is_the_thing_the_question_asks_about(question: str, noun: str | None) -> None:
+    assert asked_noun(question) == noun
+
+
+def test_a_sentence_names_the_asked_noun_or_not() -> None:
+    assert names_asked_noun("How many overs did he bowl?", "He bowled 12 overs.") is True
+    assert names_asked_noun("How many overs did he bowl?", "He took five for 34.") is False
+    assert names_asked_noun("What did he say?", "He said nothing.") is None
 
 
 # --- asides: captions, headlines and pointer lines --------------------------------------
