@@ -91,7 +91,6 @@ def collect(folder: Path, cache: Path, again: bool = False) -> list[Turn]:
             answerer = ExtractiveAnswerer(qa.scorer, judge_answerable=False)
             chat.answerer = answerer
             for number, turn in enumerate(item.turns, start=1):
-                answerer.last_read, answerer.last_seen = [], ""
                 answer = chat.ask(turn.question)
                 # What the reader read (the cited sentences, and a spare one beside a lone
                 # cited sentence: ``rag.extractive.READ_SPARE``), not only what was cited.

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.items import asked_item, names_asked_noun
+from rag.items import asked_item, asked_noun_terms
 from rag.reader import FEATURES as SPAN_FEATURES
 from rag.reader import Candidates
 from rag.span_model import Reading
@@ -79,17 +79,18 @@ def features(
         if wants is not None:
             repeats = found.x[:, _COLUMN["any_question_word"]] > 0
             x[2] = bool(((found.x[:, _COLUMN[wants]] > 0) & ~repeats).any())
+    text = " ".join(quotes)
+    # The words of the sentences and of their article, stemmed once for every feature below.
+    said, known = set(terms(text)), set(terms(article or text))
     asked = set(terms(question)) | set(terms(standalone))
     if asked and quotes:
-        first, every = set(terms(quotes[0])), set(terms(" ".join(quotes)))
-        x[5] = len(asked & first) / len(asked)
-        x[6] = len(asked & every) / len(asked)
-    text = " ".join(quotes)
+        x[5] = len(asked & set(terms(quotes[0]))) / len(asked)
+        x[6] = len(asked & said) / len(asked)
     x[7] = any(name not in text for name in _CAPITAL.findall(standalone))
     x[8] = any(n not in text for n in _NUMBER.findall(standalone))
     own = set(terms(question))
     if own:
-        lacks = own - set(terms(article or text))
+        lacks = own - known
         x[9] = len(lacks) / len(own)
         x[10] = bool(lacks)
     x[11] = any(asked_item(question, q) is not None for q in quotes)
@@ -98,11 +99,11 @@ def features(
         x[13] = reading.log_odds_against("unknown")
         if len(found):
             x[14] = float(found.x[:, _COLUMN["model_span"]].max())
-    has = names_asked_noun(question, text)
-    if has is not None:
+    noun = asked_noun_terms(question)
+    if noun:
         x[15] = 1.0
-        x[16] = not has
-        x[17] = not has and not names_asked_noun(question, article)
+        x[16] = not noun & said
+        x[17] = not noun & said and not noun & known
     if kind:
         x[FEATURES.index(f"type={kind}")] = 1.0
     return x

@@ -204,7 +204,7 @@ _ASKED_NOUN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bname of\s+(.+)", re.I), "last"),
     (re.compile(r"([\w-]+)['’]s name\b", re.I), "owner"),
     (re.compile(r"\b(?:which|what)\s+(?:kind|type|sort)\s+of\s+(.+)", re.I), "last"),
-    (re.compile(r"\bhow many\s+(?:more\s+|other\s+)?(.+)", re.I), "next"),
+    (_HOW_MANY, "next"),
     (re.compile(r"\b(?:what|which)\s+(?:is|was|are|were)\s+(.+)", re.I), "last"),
     (re.compile(r"\b(?:which|what)\s+(.+)", re.I), "next"),
 ]
@@ -249,10 +249,13 @@ def _asked_word(question: str) -> str | None:
     return run[-1] if run else None
 
 
+def asked_noun_terms(question: str) -> set[str]:
+    """``terms`` of the noun the question asks about (``asked_noun``); empty where none."""
+    noun = asked_noun(question)
+    return set(terms(noun)) if noun else set()
+
+
 def names_asked_noun(question: str, text: str) -> bool | None:
     """Whether ``text`` has the noun the question asks about; None where it names none."""
-    noun = asked_noun(question)
-    if noun is None:
-        return None
-    wanted = set(terms(noun))
+    wanted = asked_noun_terms(question)
     return bool(wanted & set(terms(text))) if wanted else None
