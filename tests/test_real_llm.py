@@ -6,14 +6,17 @@ still be only what the articles say, every sentence cited."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
+from llama_index.core.base.llms.types import ChatMessage
 
 from eval.local_llm import LocalLLM, missing
 from rag.answer import REFUSAL
 from rag.assistant import Assistant
+from rag.chat import condense
 from rag.config import Config
+from rag.gguf_llm import GGUFModel
 from rag.grounding import reply_sentences
 
 from .conftest import SAMPLES
@@ -78,10 +81,63 @@ def test_a_question_outside_the_library_is_refused_not_answered_from_the_model(
     assert answer.refused and answer.text == REFUSAL and "Canberra" not in answer.text
 
 
-def test_a_conversation_with_the_model_rewriting_follow_ups_stays_cited(qa: Assistant) -> None:
+@pytest.fixture
+def requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The user message of every request the real model gets (it still answers them)."""
+    seen: list[str] = []
+    real = GGUFModel._pieces
+
+    def pieces(self: GGUFModel, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        seen.append(str(messages[-1].content))
+        return real(self, messages)
+
+    monkeypatch.setattr(GGUFModel, "_pieces", pieces)
+    return seen
+
+
+def test_a_follow_up_is_rewritten_without_asking_the_model_and_stays_cited(
+    qa: Assistant, requests: list[str]
+) -> None:
     chat = qa.chat()
-    for question in ("Who did Gina Raimondo meet in Beijing?", "How did he describe most trade?"):
-        answer = chat.ask(question)
-        assert not answer.refused
-        assert_cited(qa, answer.text, answer.citations)
+    first = chat.ask("Who did Gina Raimondo meet in Beijing?")
+    follow_up = "How did he describe most trade?"
+    expected = condense(follow_up, [first])
+    requests.clear()
+    answer = chat.ask(follow_up)
+    # One request, the answer's: a model in the process is not also asked to rewrite.
+    assert answer.standalone == expected and "Wang Wentao" in expected
+    assert len(requests) <= 1 and not any("Rewrite" in r for r in requests)
+    for a in (first, answer):
+        assert not a.refused
+        assert_cited(qa, a.text, a.citations)
     assert len(chat.history) == 2
+
+
+def test_each_part_of_a_two_part_question_is_asked_over_the_same_passages(
+    qa: Assistant, requests: list[str]
+) -> None:
+    question = (
+        "How many Chinese companies were removed from a blacklist, "
+        "and what did Jake Sullivan call export controls?"
+    )
+    answer = qa.ask(question)
+    asked = [r.rsplit("Question: ", 1)[-1] for r in requests]
+    assert asked == [
+        "How many Chinese companies were removed from a blacklist?",
+        "what did Jake Sullivan call export controls?",
+    ]
+    passages = {r.rsplit("Question: ", 1)[0] for r in requests}
+    assert len(passages) == 1  # the second request reads the first one's prompt from cache
+    assert_cited(qa, answer.text, answer.citations)
+
+
+def test_the_sentence_the_extractive_answer_cites_is_the_first_passage_the_model_reads(
+    qa: Assistant, requests: list[str]
+) -> None:
+    question = "How many Chinese companies were removed from a blacklist?"
+    extractive = qa.ask(question, mode="extractive")
+    requests.clear()
+    qa.ask(question)
+    fenced = requests[0].split(">>>\n", 1)[1]
+    first = fenced.split("\n\n[2]", 1)[0]  # "[1] heading (source, date)\nsentence"
+    assert extractive.citations[0].quote in first
