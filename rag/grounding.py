@@ -31,12 +31,15 @@ from rag.terms import terms
 from rag.words import COUNTS, NEGATIONS, alternation
 
 #: A sentence is supported from this support (cosine + weighted word overlap) of its best
-#: sentence in the passages, fitted by ``python -m eval.grounding``.
-SUPPORTED_FROM = 0.57
+#: sentence in the passages, fitted by ``python -m eval.grounding``. The optimum is flat: 0.57
+#: and 0.45 before "The passage is about ..." was no claim scored within 0.003 of this pair
+#: (held out, the Qwen claims: supported kept 0.964 with both, unsupported dropped 0.841 ->
+#: 0.848).
+SUPPORTED_FROM = 0.77
 #: ... and when at most this share of its rare-word weight is in words no passage uses (0.40
 #: before a denial and a swapped role were rejections of their own: the fit then had to keep
 #: new words low to drop them).
-NOVEL_UP_TO = 0.45
+NOVEL_UP_TO = 0.60
 #: A second backing sentence is sought when the first lacks this share of the claim's rare-word
 #: weight (``Grounding._second_source``): the share of new words a claim could hold when it
 #: was set, kept apart from ``NOVEL_UP_TO`` so that refitting that does not move it.
@@ -50,7 +53,16 @@ _ATTRIBUTION = re.compile(
     r"^\s*(?:(?:the|this|these)\s+(?:passages?|articles?|text|context)(?:\s+\[?\d+\]?)?\s+"
     r"(?:states?|says?|mentions?|notes?|indicates?|reports?|explains?|shows?|suggests?|"
     r"describes?|highlights?|claims?)(?:\s+that)?|according\s+to\s+(?:the\s+)?"
-    r"(?:passages?|articles?|text|context)(?:\s+\[?\d+\]?)?\s*,?)\s*",
+    r"(?:passages?|articles?|text|context)(?:\s+\[?\d+\]?)?\s*,?|"
+    r"the\s+answer(?:\s+to\s+(?:this|the|your)\s+question)?\s+is\s*:)\s*",
+    re.I,
+)
+#: "The passage is about ...", "It is a factual report about ...": the model describing its
+#: prompt instead of answering. SmolLM2 wrote these for questions it could not answer, and
+#: they passed as backed (the passage's own words), standing in for the extractive answer.
+_ABOUT_THE_PASSAGES = re.compile(
+    r"^(?:(?:the|this|these)\s+(?:passages?|articles?|text|context|reports?)|it)\s+(?:is|are)\s+"
+    r"(?:about|an?\s+(?:\w+\s+)?(?:report|article|passage|summary|text)\b)",
     re.I,
 )
 #: A reply that says the passages do not answer, in the words small models use.
@@ -117,6 +129,7 @@ def is_claim(claim: str) -> bool:
         len(terms(claim)) >= MIN_WORDS
         and not claim.endswith("?")
         and not _PROMPT_ECHO.match(claim)
+        and not _ABOUT_THE_PASSAGES.match(claim)
         and not is_refusal(claim)
     )
 

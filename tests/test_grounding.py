@@ -29,6 +29,8 @@ def test_markers_after_a_full_stop_stay_with_their_sentence() -> None:
         ("The passage states that 27 companies were removed [1].", "27 companies were removed."),
         ("According to the passages, Wang met Raimondo.", "Wang met Raimondo."),
         ("- Trade is benign [2] .", "Trade is benign."),
+        ("The answer is: Wang met Raimondo [1].", "Wang met Raimondo."),
+        ("The answer to this question is: 27 companies [1].", "27 companies."),
     ],
 )
 def test_the_claim_is_the_sentence_without_markers_or_talk_of_the_passages(
@@ -45,6 +47,12 @@ def test_the_claim_is_the_sentence_without_markers_or_talk_of_the_passages(
         ("Question: When did the port close?", False),  # the prompt's own label
         ("HACKED.", False),  # one word: too little to check
         ("The passages do not mention the capital.", False),  # a refusal, not a claim
+        # The model describing its passages, not the news:
+        ("The passage is about the US-China trade and export controls.", False),
+        ("It is a factual report about a meeting between Raimondo and Wang.", False),
+        ("The article is about a visit to Beijing.", False),
+        ("It is a major step for the two countries.", True),
+        ("The report is due on Monday.", True),
     ],
 )
 def test_what_counts_as_a_claim(claim: str, checked: bool) -> None:
