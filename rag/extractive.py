@@ -202,15 +202,14 @@ class ExtractiveAnswerer:
         context = context or ChatContext()
         self.last_read, self.last_seen = [], ""
         sentences = sentences_of([*passages, *context.story])
-        asks = question_parts(question)
+        asks = question_asks(question, standalone)
         chosen: list[int] = []
         spare: int | None = None
         if len(asks) == 1:
             chosen, spare = self.pick(question, standalone, sentences, context)
         else:
             # A question in two parts gets the best sentence for each part.
-            for part in asks:
-                part_standalone = part if standalone == question else f"{part} ({standalone})"
+            for part, part_standalone in asks:
                 for i in self.pick(part, part_standalone, sentences, context, by_rank=False)[0]:
                     if sentences[i].text not in {sentences[j].text for j in chosen}:
                         chosen.append(i)
@@ -307,6 +306,15 @@ def question_parts(question: str) -> list[str]:
     if len(parts) < 2 or any(len(p.split()) < 3 for p in parts):
         return [question]
     return [p + "?" for p in parts]
+
+
+def question_asks(question: str, standalone: str) -> list[tuple[str, str]]:
+    """Each part of ``question`` with the reading it is asked in (a follow-up's part with
+    the whole rewrite beside it); the question itself when it has one part."""
+    parts = question_parts(question)
+    if len(parts) == 1:
+        return [(question, standalone)]
+    return [(p, p if standalone == question else f"{p} ({standalone})") for p in parts]
 
 
 def defuse_markers(text: str) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from rag.answer import MARKER, REFUSAL, Citation, strip_markers
 from rag.choice import is_aside
-from rag.extractive import citation
+from rag.extractive import citation, defuse_markers
 from rag.retrieve import Passage
 from rag.roles import known_roles, misplaces, reorders, swapped
 from rag.sentences import sentence_spans
@@ -49,26 +49,31 @@ SECOND_SOURCE_WHEN = 0.40
 MIN_WORDS = 2
 
 #: "The passage states that ...": the model speaking of its prompt, not of the news.
+#: What a model calls the passages it was given.
+_PROMPT = r"(?:passages?|articles?|text|context)"
 _ATTRIBUTION = re.compile(
-    r"^\s*(?:(?:the|this|these)\s+(?:passages?|articles?|text|context)(?:\s+\[?\d+\]?)?\s+"
+    rf"^\s*(?:(?:the|this|these)\s+{_PROMPT}(?:\s+\[?\d+\]?)?\s+"
     r"(?:states?|says?|mentions?|notes?|indicates?|reports?|explains?|shows?|suggests?|"
-    r"describes?|highlights?|claims?)(?:\s+that)?|according\s+to\s+(?:the\s+)?"
-    r"(?:passages?|articles?|text|context)(?:\s+\[?\d+\]?)?\s*,?|"
+    rf"describes?|highlights?|claims?)(?:\s+that)?|according\s+to\s+(?:the\s+)?"
+    rf"{_PROMPT}(?:\s+\[?\d+\]?)?\s*,?|"
     r"the\s+answer(?:\s+to\s+(?:this|the|your)\s+question)?\s+is\s*:)\s*",
     re.I,
 )
 #: "The passage is about ...", "It is a factual report about ...": the model describing its
 #: prompt instead of answering. SmolLM2 wrote these for questions it could not answer, and
 #: they passed as backed (the passage's own words), standing in for the extractive answer.
+#: Not "It is about 40 km from Kyiv", "The report is about to be released" or "It is an
+#: article of faith that ...".
 _ABOUT_THE_PASSAGES = re.compile(
-    r"^(?:(?:the|this|these)\s+(?:passages?|articles?|text|context|reports?)|it)\s+(?:is|are)\s+"
-    r"(?:about|an?\s+(?:\w+\s+)?(?:report|article|passage|summary|text)\b)",
+    rf"^(?:(?:the|this|these)\s+(?:{_PROMPT}|reports?)\s+(?:is|are)\s+about\b"
+    r"(?!\s+(?:to\b|\d|half\b|a\s+(?:third|quarter)\b))"
+    r"|it\s+is\s+an?\s+(?:\w+\s+)?(?:report|article|passage|summary)\s+(?:about|on)\b)",
     re.I,
 )
 #: A reply that says the passages do not answer, in the words small models use.
 #: Only about the passages or the model itself: "Police released no information" is news.
 _REFUSING = re.compile(
-    r"^(?:(?:the|these|this)\s+)?(?:passages?|articles?|text|context|question|I)\b.{0,40}?"
+    rf"^(?:(?:the|these|this)\s+)?(?:{_PROMPT}|question|I)\b.{{0,40}}?"
     r"(?:do(?:es)?\s*n[o']t (?:answer|say|mention|contain|provide|state|know)|"
     r"(?:is|are) not (?:mentioned|stated|answered)|cannot (?:answer|find|be answered)|"
     r"can't (?:answer|find)|(?:has|have|contains?|gives?|provides?) no information|"
@@ -317,6 +322,14 @@ class SentenceGate:
             if _LETTER.search(last):
                 self.unsupported.append(last)
         return self._release([rest[a:b] for a, b in spans])
+
+    def quote(self, s: Sentence) -> str:
+        """An article's own sentence shown as it stands, with its citation (nothing to judge),
+        as the extractive answer shows it."""
+        shown = len(self.text)
+        self._seen.add(s.text)
+        self.text += f"{' ' if self.text else ''}{defuse_markers(s.text)} [{self._cite(s)}]"
+        return self.text[shown:]
 
     def _release(self, sentences: Sequence[str]) -> str:
         shown = len(self.text)

@@ -20,7 +20,7 @@ from typing import Any
 from rag.answer import REFUSAL, Answer, Citation, Draft, drain, strip_markers
 from rag.choice import is_aside
 from rag.config import Config
-from rag.extractive import ChatContext, ExtractiveAnswerer, question_parts
+from rag.extractive import ChatContext, ExtractiveAnswerer, question_asks
 from rag.grounding import SentenceGate
 from rag.retrieve import Passage
 from rag.support import SupportScorer, sentences_of
@@ -294,11 +294,11 @@ class LLMAnswerer:
         if not sentences:
             return list(passages)
         score, _ = self.extractive.rank(question, standalone, sentences, context)
-        first = {(c.article_id, c.start) for c in cited}
+        first = {(c.article_id, c.start): n for n, c in enumerate(cited)}
         order = sorted(
             range(len(sentences)),
-            key=lambda i: ((sentences[i].passage.article_id, sentences[i].start) not in first,
-                           -score[i]),
+            key=lambda i: (first.get((sentences[i].passage.article_id, sentences[i].start),
+                                     len(first)), -score[i]),
         )  # fmt: skip
         best: list[Passage] = []
         for i in order:
@@ -338,26 +338,32 @@ class LLMAnswerer:
             )
         gate = SentenceGate(sent, self.scorer)
         asks = [(question, standalone)]
-        if self.llm.local and len(question_parts(standalone)) > 1:
+        if self.llm.local:
             # A small model answers the first part of a two-part question and stops (Qwen 0.5B,
             # the samples' two-part questions, two runs: facts stated 12 -> 13 of 16 in each):
             # it is asked each part in turn, over the same passages (whose prompt the second
             # request reads from llama.cpp's cache).
-            asks = [(part, part) for part in question_parts(standalone)]
+            asks = question_asks(question, standalone)
         block = fence(sent)[0]  # one fence for every part: its random tag is in the prompt
+        unanswered = []
         for asked, alone in asks:
-            before = len(gate.citations)
+            shown = len(gate.text)
             for piece in self.llm.stream(self.messages(asked, alone, sent, history, block)):
-                shown = gate.feed(piece)
-                if shown:
-                    yield shown
+                out = gate.feed(piece)
+                if out:
+                    yield out
             tail = gate.close()
-            if len(asks) > 1 and len(gate.citations) == before:
-                # A part the model left without a supported sentence gets the extractive
-                # answer's sentence that is not shown yet, through the same gate.
-                tail += self._unshown(gate, fallback)
             if tail:
                 yield tail
+            if len(gate.text) == shown:
+                unanswered.append((asked, alone))
+        if gate.citations:
+            # A part the model left without a supported sentence gets the extractive answer's
+            # sentence for that part (a reply with nothing supported gets the whole of it).
+            for asked, alone in unanswered if len(asks) > 1 else []:
+                extra = self._sentence_for(gate, asked, alone, passages, context or ChatContext())
+                if extra:
+                    yield extra
         apart = tuple(gate.unsupported) if self.llm.config.llm_unsupported == "show" else ()
         draft = Draft(gate.text, gate.citations, dropped_markers=gate.dropped)
         if not gate.citations:
@@ -365,14 +371,22 @@ class LLMAnswerer:
             draft = replace(fallback, dropped_markers=gate.dropped, mode="extractive")
         return replace(draft, unsupported=len(gate.unsupported), set_apart=apart)
 
-    @staticmethod
-    def _unshown(gate: SentenceGate, fallback: Draft) -> str:
-        """What the gate shows of the first sentence the extractive answer cites and the
-        reply does not."""
-        shown = {(c.article_id, c.start) for c in gate.citations}
-        for c in fallback.citations:
-            if (c.article_id, c.start) not in shown:
-                return gate.feed(c.quote) + gate.close()
+    def _sentence_for(
+        self,
+        gate: SentenceGate,
+        question: str,
+        standalone: str,
+        passages: Sequence[Passage],
+        context: ChatContext,
+    ) -> str:
+        """What the gate shows of the extractive answer's sentence for ``question`` that is
+        not cited yet ("" when there is none)."""
+        sentences = sentences_of([*passages, *context.story])
+        cited = {(c.article_id, c.start) for c in gate.citations}
+        chosen, _ = self.extractive.pick(question, standalone, sentences, context, by_rank=False)
+        for s in (sentences[i] for i in chosen):
+            if (s.passage.article_id, s.start) not in cited:
+                return gate.quote(s)
         return ""
 
 

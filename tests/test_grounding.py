@@ -53,6 +53,10 @@ def test_the_claim_is_the_sentence_without_markers_or_talk_of_the_passages(
         ("The article is about a visit to Beijing.", False),
         ("It is a major step for the two countries.", True),
         ("The report is due on Monday.", True),
+        ("It is about 40 km from Kyiv.", True),
+        ("The report is about to be released.", True),
+        ("It is an article of faith among Republicans that taxes are too high.", True),
+        ("It is a text message scam.", True),
     ],
 )
 def test_what_counts_as_a_claim(claim: str, checked: bool) -> None:
