@@ -330,20 +330,18 @@ class LLMAnswerer:
         if fallback.refused:
             yield REFUSAL
             return Draft(REFUSAL, [], refused=True, mode="extractive")
-        sent = list(passages)
+        sent, asks = list(passages), [(question, standalone)]
         if self.llm.local:
             # On this machine's CPU the prompt, not the reply, takes the time.
             sent = self.excerpts(
                 question, standalone, passages, context or ChatContext(), fallback.citations
             )
-        gate = SentenceGate(sent, self.scorer)
-        asks = [(question, standalone)]
-        if self.llm.local:
             # A small model answers the first part of a two-part question and stops (Qwen 0.5B,
             # the samples' two-part questions, two runs: facts stated 12 -> 13 of 16 in each):
             # it is asked each part in turn, over the same passages (whose prompt the second
             # request reads from llama.cpp's cache).
             asks = question_asks(question, standalone)
+        gate = SentenceGate(sent, self.scorer)
         block = fence(sent)[0]  # one fence for every part: its random tag is in the prompt
         unanswered = []
         for asked, alone in asks:
