@@ -64,7 +64,8 @@ STOP = ["\nQuestion:", "\nPassages", "<<<", "\nUser:"]
 #: Sentences sent to a model run in this process: the best of the retrieved passages (and of
 #: the chat's story) by the extractive answerer's fitted choice, each with its article's title
 #: and date. On a CPU the prompt, not the reply, takes the time: five whole chunks made a
-#: 530-token prompt.
+#: 530-token prompt. 3 (Qwen 0.5B over the samples, one run): fact recall 0.795 against 0.842
+#: and 0.856 with 4, follow-ups 0.50 against 0.64 and 0.79; p50 a turn 2.5 s against 2.9 s.
 EXCERPTS = 4
 
 
