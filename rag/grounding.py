@@ -48,9 +48,9 @@ SECOND_SOURCE_WHEN = 0.40
 #: A sentence needs this many content words to be checked, and shown, at all.
 MIN_WORDS = 2
 
-#: "The passage states that ...": the model speaking of its prompt, not of the news.
 #: What a model calls the passages it was given.
 _PROMPT = r"(?:passages?|articles?|text|context)"
+#: "The passage states that ...": the model speaking of its prompt, not of the news.
 _ATTRIBUTION = re.compile(
     rf"^\s*(?:(?:the|this|these)\s+{_PROMPT}(?:\s+\[?\d+\]?)?\s+"
     r"(?:states?|says?|mentions?|notes?|indicates?|reports?|explains?|shows?|suggests?|"
@@ -327,9 +327,12 @@ class SentenceGate:
         """An article's own sentence shown as it stands, with its citation (nothing to judge),
         as the extractive answer shows it."""
         shown = len(self.text)
-        self._seen.add(s.text)
         self.text += f"{' ' if self.text else ''}{defuse_markers(s.text)} [{self._cite(s)}]"
         return self.text[shown:]
+
+    def cites(self, s: Sentence) -> bool:
+        """Whether a shown sentence already cites ``s``."""
+        return (s.passage.article_id, s.start) in self._by_quote
 
     def _release(self, sentences: Sequence[str]) -> str:
         shown = len(self.text)

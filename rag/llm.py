@@ -23,7 +23,7 @@ from rag.config import Config
 from rag.extractive import ChatContext, ExtractiveAnswerer, question_asks
 from rag.grounding import SentenceGate
 from rag.retrieve import Passage
-from rag.support import SupportScorer, sentences_of
+from rag.support import Sentence, SupportScorer, sentences_of
 
 
 class LLMError(RuntimeError):
@@ -327,6 +327,7 @@ class LLMAnswerer:
         # The extractive answer of the same passages says whether they answer at all (a
         # question they do not answer never reaches the model), and stands in for a reply
         # that holds nothing supported.
+        context = context or ChatContext()
         fallback = drain(self.extractive.answer(question, standalone, passages, context))
         if fallback.refused:
             yield REFUSAL
@@ -334,9 +335,7 @@ class LLMAnswerer:
         sent, asks = list(passages), [(question, standalone)]
         if self.llm.local:
             # On this machine's CPU the prompt, not the reply, takes the time.
-            sent = self.excerpts(
-                question, standalone, passages, context or ChatContext(), fallback.citations
-            )
+            sent = self.excerpts(question, standalone, passages, context, fallback.citations)
             # A small model answers the first part of a two-part question and stops (Qwen 0.5B,
             # the samples' two-part questions, two runs: facts stated 12 -> 13 of 16 in each):
             # it is asked each part in turn, over the same passages (whose prompt the second
@@ -356,11 +355,12 @@ class LLMAnswerer:
                 yield tail
             if len(gate.text) == shown:
                 unanswered.append((asked, alone))
-        if gate.citations:
+        if gate.citations and unanswered:
             # A part the model left without a supported sentence gets the extractive answer's
             # sentence for that part (a reply with nothing supported gets the whole of it).
-            for asked, alone in unanswered if len(asks) > 1 else []:
-                extra = self._sentence_for(gate, asked, alone, passages, context or ChatContext())
+            sentences = sentences_of([*passages, *context.story])
+            for asked, alone in unanswered:
+                extra = self._sentence_for(gate, asked, alone, sentences, context)
                 if extra:
                     yield extra
         apart = tuple(gate.unsupported) if self.llm.config.llm_unsupported == "show" else ()
@@ -375,16 +375,14 @@ class LLMAnswerer:
         gate: SentenceGate,
         question: str,
         standalone: str,
-        passages: Sequence[Passage],
+        sentences: list[Sentence],
         context: ChatContext,
     ) -> str:
         """What the gate shows of the extractive answer's sentence for ``question`` that is
         not cited yet ("" when there is none)."""
-        sentences = sentences_of([*passages, *context.story])
-        cited = {(c.article_id, c.start) for c in gate.citations}
         chosen, _ = self.extractive.pick(question, standalone, sentences, context, by_rank=False)
         for s in (sentences[i] for i in chosen):
-            if (s.passage.article_id, s.start) not in cited:
+            if not gate.cites(s):
                 return gate.quote(s)
         return ""
 
