@@ -249,7 +249,10 @@ def _pick(
                 ]
                 for accepts in ((kind,), ("name",) if kind == "person" else ()):
                     for n in fresh:
-                        if n.kind in accepts:
+                        # A country or its people's word ("American") is never "he".
+                        if n.kind in accepts and not (
+                            kind == "person" and n.text.lower() in PLACES
+                        ):
                             return n
     return None
 

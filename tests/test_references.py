@@ -114,6 +114,19 @@ def test_she_and_her_point_at_the_woman_of_the_turn() -> None:
     assert condense("What was her message?", history) == "What was Raimondo's message?"
 
 
+def test_a_people_word_is_never_he() -> None:
+    # A single country word ("American", "China") names no person a next "he" can be.
+    history = [
+        turn(
+            "Who did Gina Raimondo meet in Beijing?",
+            "Gina Raimondo said she was pleased.",
+            "The American side asked for talks.",
+        )
+    ]
+    rewritten = condense("How did he describe most trade?", history)
+    assert rewritten == "How did he describe most trade? (following: " + history[0].question + ")"
+
+
 def test_a_pronoun_never_becomes_a_name_the_question_already_says() -> None:
     # The latest person named is Wang Wentao, but the question is about what Wang said: "her"
     # is the other person of the turn, never "What did Wang say to Wang Wentao?".
