@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.terms import is_stopword
-from rag.words import DAYS, MONTHS, PLACES
+from rag.words import DAYS, MONTHS, PLACES, ROLES
 
 if TYPE_CHECKING:
     from rag.answer import Answer
@@ -49,21 +49,29 @@ _ORG_WORD = re.compile(
 _PERSON_AFTER = re.compile(r"^\s*(?:,\s*\d{1,3}\b|\s+said|\s+says|\s+told)")
 
 #: The pronouns resolved, and the kinds of name each may point at, in order of preference.
-_POINTS_AT: list[tuple[re.Pattern[str], tuple[str, ...], bool]] = [
-    (re.compile(r"\b(he|she|him)\b", re.I), ("person",), False),
-    (re.compile(r"\b(his)\b", re.I), ("person",), True),
+#: The role says how a pronoun is replaced: a possessive takes "'s"; an object ("him", "her")
+#: is never the person its own question's "he"/"she" became ("What did she call him?").
+_POINTS_AT: list[tuple[re.Pattern[str], tuple[str, ...], str]] = [
+    (re.compile(r"\b(he)\b", re.I), ("person",), "subject"),
+    (re.compile(r"\b(she)\b", re.I), ("person",), "subject"),
+    (re.compile(r"\b(him)\b", re.I), ("person",), "object"),
+    (re.compile(r"\b(his)\b", re.I), ("person",), "possessive"),
     (
         re.compile(
             r"\b(her)\b(?=\s*(?:[?.!,]|$|\s+(?:to|for|with|about|from|in|at|on|by)\b))", re.I
         ),
         ("person",),
-        False,
+        "object",
     ),
-    (re.compile(r"\b(her)\b", re.I), ("person",), True),
-    (re.compile(r"\b(the company|the firm|the organization|the group)\b", re.I), ("org",), False),
+    (re.compile(r"\b(her)\b", re.I), ("person",), "possessive"),
+    (
+        re.compile(r"\b(the company|the firm|the organization|the group)\b", re.I),
+        ("org",),
+        "subject",
+    ),
     # "They" is plural: a group or an organisation, never one person's name.
-    (re.compile(r"\b(they|them)\b", re.I), ("org",), False),
-    (re.compile(r"\b(their)\b", re.I), ("org",), True),
+    (re.compile(r"\b(they|them)\b", re.I), ("org",), "subject"),
+    (re.compile(r"\b(their)\b", re.I), ("org",), "possessive"),
     (
         # Not "Was there ...?", which asks whether something existed.
         re.compile(
@@ -72,11 +80,11 @@ _POINTS_AT: list[tuple[re.Pattern[str], tuple[str, ...], bool]] = [
             re.I,
         ),
         ("place",),
-        False,
+        "subject",
     ),
-    (re.compile(r"\b(then)\b", re.I), ("time",), False),
-    (re.compile(r"\b(it)\b", re.I), ("org",), False),
-    (re.compile(r"\b(its)\b", re.I), ("org",), True),
+    (re.compile(r"\b(then)\b", re.I), ("time",), "subject"),
+    (re.compile(r"\b(it)\b", re.I), ("org",), "subject"),
+    (re.compile(r"\b(its)\b", re.I), ("org",), "possessive"),
 ]
 
 
@@ -152,9 +160,25 @@ def _kind(name: str, before: str, after: str) -> str:
     return "person" if len(name.split()) >= 2 else "name"
 
 
+#: Nouns for a person a "Which ...?" question may ask for: the roles, and plain ones.
+PERSON_NOUNS = frozenset(
+    re.escape(w)
+    for w in ROLES
+    | {"man", "woman", "boy", "girl", "person", "guard", "member", "candidate", "athlete"}
+    if not w.endswith(".")
+)
 #: The kind of name a short answer is, by what its question asked.
 _ANSWER_KIND = (
     (re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose)\b", re.I), "person"),
+    # "Which sophomore guard ...?", "Which of his teammates ...?" ask for a person too.
+    (
+        re.compile(
+            r"^\W*(?:and\s+)?(?:what|which)\s+(?:of\s+\w+\s+)?(?:[\w-]+\s+){0,2}?"
+            rf"(?:{'|'.join(sorted(PERSON_NOUNS))})s?\b",
+            re.I,
+        ),
+        "person",
+    ),
     (re.compile(r"^\W*(?:and\s+)?where\b", re.I), "place"),
     (re.compile(r"^\W*(?:and\s+)?(?:what|which)\b", re.I), "org"),
 )
@@ -211,6 +235,18 @@ def genders(texts: Sequence[str]) -> dict[str, str]:
     return {k: "m" if v > 0 else "f" for k, v in votes.items() if v}
 
 
+def people(texts: Sequence[str]) -> set[str]:
+    """The last words of the names the texts mark as people's: a title before ("Sen."), or
+    "said", "told" or an age after."""
+    out: set[str] = set()
+    for text in texts:
+        for m in _NAME.finditer(text):
+            before, after = text[: m.start()], text[m.end() :]
+            if _TITLE_BEFORE.search(before) or _PERSON_AFTER.match(after):
+                out.add(re.sub(r"['’]s$", "", m.group()).split()[-1].lower())
+    return out
+
+
 def _person_like(name: str, before: str, after: str) -> bool:
     """Whether a name in running text may be a person's (not a place, an organisation or a
     title by its context)."""
@@ -221,26 +257,53 @@ def _pronoun_gender(pronoun: str) -> str:
     return {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f"}.get(pronoun.lower(), "")
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What the recent turns say about their names: who is called "he" or "she" (``known``,
+    by last word), who is marked as a person (``cued``), and the names answers gave."""
+
+    known: dict[str, str]
+    cued: set[str]
+    answered: frozenset[Name]
+
+    @classmethod
+    def of(cls, history: Sequence[Answer]) -> _Evidence:
+        recent = history[-LOOK_BACK:]
+        texts = [c.quote for a in recent for c in a.citations]
+        texts += [p.text for a in recent for p in a.passages]
+        answered = frozenset(n for a in recent if (n := answered_name(a)) is not None)
+        return cls(genders(texts), people(texts), answered)
+
+    def said(self, n: Name) -> str:
+        return self.known.get(n.text.split()[-1].lower(), "")
+
+
 def _pick(
     kinds: tuple[str, ...],
     groups: list[list[Name]],
     question: str,
     gender: str = "",
-    known: dict[str, str] | None = None,
+    evidence: _Evidence | None = None,
 ) -> Name | None:
     """The name a pronoun points at: the latest group that has a name of the first kind that
     any group has; in a group a bare single name ("Kelley") stands for a person only when no
     fuller one is there. Never a name the question already uses, nor one the articles call by
     the other gender's pronoun."""
     asked = {w.lower() for w in re.findall(r"\w+", question)}
-    known = known or {}
-
-    def said(n: Name) -> str:
-        return known.get(n.text.split()[-1].lower(), "")
-
-    # A "he" or "she" points first at a name the articles call so; a name they never do
-    # ("China", "Michigan") only when none does.
-    passes = [lambda n: said(n) == gender, lambda n: not said(n)] if gender else [lambda n: True]
+    ev = evidence or _Evidence({}, set(), frozenset())
+    # A "he" or "she" points first at a name the articles call so, or the person an answer
+    # just named ("Who crashed the stage?" -> "Kanye West") where the articles' own "he"s
+    # went to others; then at a name marked as a person's; a name never called either
+    # ("China", "Michigan") only when none is.
+    passes = (
+        [
+            lambda n: ev.said(n) == gender or (n in ev.answered and not ev.said(n)),
+            lambda n: not ev.said(n) and n.text.split()[-1].lower() in ev.cued,
+            lambda n: not ev.said(n),
+        ]
+        if gender
+        else [lambda n: True]
+    )
     for fits in passes:
         for kind in kinds:
             for names in groups:
@@ -262,20 +325,22 @@ def resolve(question: str, history: Sequence[Answer]) -> str:
     names = _candidates(history)
     if not any(names):
         return ""
-    known = genders(
-        [c.quote for a in history[-LOOK_BACK:] for c in a.citations]
-        + [p.text for a in history[-LOOK_BACK:] for p in a.passages[:2]]
-    )
+    evidence = _Evidence.of(history)
     out = question
     resolved = False
-    for pattern, kinds, possessive in _POINTS_AT:
+    subjects: list[str] = []
+    for pattern, kinds, role in _POINTS_AT:
         match = pattern.search(out)
         if match is None or (kinds == ("place",) and _COUNTS_THERE.search(out)):
             continue
-        target = _pick(kinds, names, question, _pronoun_gender(match.group(1)), known)
+        avoid = " ".join(subjects) if role == "object" else ""
+        gender = _pronoun_gender(match.group(1))
+        target = _pick(kinds, names, f"{question} {avoid}", gender, evidence)
         if target is None:
             continue
-        text = f"{target.text}'s" if possessive else target.text
+        if role == "subject":
+            subjects.append(target.text)
+        text = f"{target.text}'s" if role == "possessive" else target.text
         if kinds == ("time",) or kinds == ("place",):
             text = target.text if target.kind == "time" else f"in {target.text}"
         # Every "he" of the question is the same person ("... when he broke his shin?").

@@ -6,13 +6,15 @@ lines (``rag.choice.is_aside``) and the test of whether a question leaves the ch
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from rag.answer import Answer, Citation
+from rag.answer import Answer, Citation, Short
 from rag.chat import condense
 from rag.choice import is_aside
 from rag.items import asked_item, asked_noun, names_asked_noun
-from rag.references import LOOK_BACK, names_in, resolve
+from rag.references import LOOK_BACK, answered_name, names_in, resolve
 from rag.story import Story, coverage, moves_away, named_terms
 
 from .conftest import SAMPLES
@@ -125,6 +127,47 @@ def test_a_people_word_is_never_he() -> None:
     ]
     rewritten = condense("How did he describe most trade?", history)
     assert rewritten == "How did he describe most trade? (following: " + history[0].question + ")"
+
+
+def test_him_is_never_the_she_of_the_same_question() -> None:
+    history = [
+        turn(
+            "Whose daughter was among the Americans killed?",
+            "Abdelbeset al Megrahi died on Sunday; he had cancer.",
+            "Susan Cohen, whose daughter was killed, said she felt no pity.",
+        )
+    ]
+    assert condense("What did she call him?", history) == (
+        "What did Susan Cohen call Abdelbeset al Megrahi?"
+    )
+
+
+def test_he_after_an_answer_that_named_a_man_is_that_man() -> None:
+    # The articles call Beck "he", never Kanye West; the answer named Kanye West all the same.
+    quote = "Kanye West crashed the stage after Beck won, and Beck said he was happy."
+    asked = turn("Who crashed the stage after Beck won?", quote)
+    named = replace(asked, short=Short("Kanye West", 1, 0, 10))
+    assert condense("Who did he say should have won?", [named]) == (
+        "Who did Kanye West say should have won?"
+    )
+    # Without the short answer the articles' "he" still leads.
+    assert condense("Who did he say should have won?", [asked]) == (
+        "Who did Beck say should have won?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Which sophomore guard was missing from their lineup?", "person"),
+        ("Which of his teammates was named the best player?", "person"),
+        ("Which team did they beat?", "org"),
+    ],
+)
+def test_a_which_question_about_a_person_names_a_person(question: str, kind: str) -> None:
+    answer = replace(turn(question, WARE), short=Short("Kevin Ware", 1, 0, 10))
+    named = answered_name(answer)
+    assert named is not None and named.kind == kind
 
 
 def test_a_pronoun_never_becomes_a_name_the_question_already_says() -> None:
