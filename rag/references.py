@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rag.terms import is_stopword
@@ -239,11 +239,36 @@ def people(texts: Sequence[str]) -> set[str]:
     """The last words of the names the texts mark as people's: a title before ("Sen."), or
     "said", "told" or an age after."""
     out: set[str] = set()
+    alone: set[str] = set()
+    full: set[str] = set()
     for text in texts:
         for m in _NAME.finditer(text):
             before, after = text[: m.start()], text[m.end() :]
+            words = re.sub(r"['’]s$", "", m.group()).split()
+            last = words[-1].lower()
             if _TITLE_BEFORE.search(before) or _PERSON_AFTER.match(after):
-                out.add(re.sub(r"['’]s$", "", m.group()).split()[-1].lower())
+                out.add(last)
+            (full if len(words) > 1 else alone).add(last)
+    # A person named in full is called by the last name alone later ("Jim Swire" ...
+    # "Swire"); "Pan Am Flight" is never "Flight".
+    return out | (full & alone)
+
+
+_THING_MENTION = re.compile(r"\b(?:the|in|at|near)\s+$", re.I)
+
+
+def things(texts: Sequence[str]) -> set[str]:
+    """The names the texts use as places or things, never as people: one mentioned after
+    "the", "in", "at" or "near" ("the United Progressive Alliance", "in Toulouse")."""
+    out: set[str] = set()
+    for text in texts:
+        for m in _NAME.finditer(text):
+            name = m.group()
+            before = text[max(0, m.start() - 8) : m.start()]
+            if name.startswith("The "):  # "The Alliance met ..." opens a sentence
+                name, before = name[4:], "the "
+            if _THING_MENTION.search(before) and not re.match(r"['’]s\b", text[m.end() :]):
+                out.add(name.lower())
     return out
 
 
@@ -265,6 +290,7 @@ class _Evidence:
     known: dict[str, str]
     cued: set[str]
     answered: frozenset[Name]
+    things: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, history: Sequence[Answer]) -> _Evidence:
@@ -272,7 +298,13 @@ class _Evidence:
         texts = [c.quote for a in recent for c in a.citations]
         texts += [p.text for a in recent for p in a.passages]
         answered = frozenset(n for a in recent if (n := answered_name(a)) is not None)
-        return cls(genders(texts), people(texts), answered)
+        return cls(genders(texts), people(texts), answered, things(texts))
+
+    def not_a_person(self, n: Name) -> bool:
+        """A country or its people's word ("American"), or a name used as a place or a thing
+        ("the Pennsylvania Republican", "in Toulouse"), is never "he" or "she"."""
+        text = n.text.lower()
+        return text in PLACES or text in self.things
 
     def said(self, n: Name) -> str:
         return self.known.get(n.text.split()[-1].lower(), "")
@@ -312,10 +344,7 @@ def _pick(
                 ]
                 for accepts in ((kind,), ("name",) if kind == "person" else ()):
                     for n in fresh:
-                        # A country or its people's word ("American") is never "he".
-                        if n.kind in accepts and not (
-                            kind == "person" and n.text.lower() in PLACES
-                        ):
+                        if n.kind in accepts and not (kind == "person" and ev.not_a_person(n)):
                             return n
     return None
 

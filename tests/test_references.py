@@ -170,6 +170,19 @@ def test_a_which_question_about_a_person_names_a_person(question: str, kind: str
     assert named is not None and named.kind == kind
 
 
+def test_he_is_a_person_not_a_flight_a_party_or_a_city() -> None:
+    # "Pan Am Flight" comes later in the turn, and is never called "Flight" alone; Jim Swire
+    # is "Swire" later. The alliance and the city are used as things ("the", "in").
+    quote = (
+        "Jim Swire lost his daughter on Pan Am Flight 103. Swire visited Libya. "
+        "The United Progressive Alliance met in Toulouse."
+    )
+    history = [turn("Whose daughter died in the Lockerbie bombing?", quote)]
+    assert condense("Where did he go?", history) == "Where did Jim Swire go?"
+    party = [turn("Who met?", "The United Progressive Alliance met in Toulouse.")]
+    assert "(following: " in condense("What did he say?", party)
+
+
 def test_a_pronoun_never_becomes_a_name_the_question_already_says() -> None:
     # The latest person named is Wang Wentao, but the question is about what Wang said: "her"
     # is the other person of the turn, never "What did Wang say to Wang Wentao?".
