@@ -24,6 +24,7 @@ from rag.extractive import ChatContext, ExtractiveAnswerer, question_asks
 from rag.grounding import SentenceGate
 from rag.retrieve import Passage
 from rag.support import Sentence, SupportScorer, sentences_of
+from rag.terms import terms
 
 
 class LLMError(RuntimeError):
@@ -355,6 +356,12 @@ class LLMAnswerer:
                 yield tail
             if len(gate.text) == shown:
                 unanswered.append((asked, alone))
+        if gate.citations and not unanswered and len(asks) == 1:
+            # A reply whose supported sentences never state the short answer the articles give
+            # (the reader's span) gets the sentence that does, as the extractive answer shows it.
+            extra = self._sentence_stating(gate, fallback, [*passages, *context.story])
+            if extra:
+                yield extra
         if gate.citations and unanswered:
             # A part the model left without a supported sentence gets the extractive answer's
             # sentence for that part (a reply with nothing supported gets the whole of it).
@@ -369,6 +376,22 @@ class LLMAnswerer:
             yield fallback.text
             draft = replace(fallback, dropped_markers=gate.dropped, mode="extractive")
         return replace(draft, unsupported=len(gate.unsupported), set_apart=apart)
+
+    def _sentence_stating(
+        self, gate: SentenceGate, extractive: Draft, passages: Sequence[Passage]
+    ) -> str:
+        """The sentence that holds the extractive answer's short span, shown as a quote, when
+        the gate's text does not state that span ("" when it does, or there is none)."""
+        short = extractive.short
+        if short is None or short.kind != "span" or not 0 < short.n <= len(extractive.citations):
+            return ""
+        if set(terms(short.text)) <= set(terms(strip_markers(gate.text))):
+            return ""
+        cited = extractive.citations[short.n - 1]
+        for s in sentences_of(passages):
+            if s.passage.article_id == cited.article_id and s.start <= short.start < s.end:
+                return "" if gate.cites(s) else gate.quote(s)
+        return ""
 
     def _sentence_for(
         self,

@@ -60,6 +60,7 @@ def llm_qa(home: Path, server: LLMServer, **settings: Any) -> Assistant:
     and record start empty; ``settings`` override the config's fields."""
     server.state.replies.clear()
     server.state.requests.clear()
+    server.state.default = ScriptedLLM().default
     fields: dict[str, Any] = {
         "answer_mode": "llm",
         "llm_base_url": server.state.url,
@@ -221,6 +222,24 @@ def test_unsupported_sentences_can_be_shown_apart_never_as_the_answer(
     answer = qa.ask("How much trade do the US and China share?")
     assert answer.text == TRADE
     assert answer.set_apart == ("The capital of Australia is Canberra.",)
+
+
+def test_a_reply_that_never_states_the_short_answer_gets_the_sentence_that_does(
+    qa: Assistant, server: LLMServer
+) -> None:
+    # Supported and cited, but it never says how much: the articles' sentence that does
+    # (the extractive answer's short span) follows it, quoted as it stands.
+    said = "The economic relationship between the two countries is one of the most significant"
+    server.state.default = citing("most significant", said)
+    answer = qa.ask("How much trade do the US and China share?")
+    extractive = qa.ask("How much trade do the US and China share?", mode="extractive")
+    assert extractive.short is not None and "700 billion" in extractive.short.text
+    assert answer.mode == "llm" and answer.text.startswith(said)
+    assert "700 billion" in answer.text and len(answer.citations) == 2
+    quoted = answer.citations[1]
+    assert "700 billion" in quoted.quote and quoted.quote in answer.text
+    article = qa.article(quoted.article_id)
+    assert article is not None and article.text[quoted.start : quoted.end] == quoted.quote
 
 
 def test_a_reply_with_nothing_supported_gives_the_extractive_answer_labelled_as_such(
