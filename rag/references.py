@@ -160,6 +160,12 @@ def _kind(name: str, before: str, after: str) -> str:
     return "person" if len(name.split()) >= 2 else "name"
 
 
+#: "Who did X meet?", "Which player will X sign?": the answer is the object, X the subject.
+_ASKS_OBJECT = re.compile(
+    r"^\W*(?:and\s+)?(?:who|whom|which\s+[\w-]+(?:\s+[\w-]+)?)\s+"
+    r"(?:did|does|do|will|would|can|could|has|have|had|should|must)\b",
+    re.I,
+)
 #: Nouns for a person a "Which ...?" question may ask for: the roles, and plain ones.
 PERSON_NOUNS = frozenset(
     re.escape(w)
@@ -297,7 +303,17 @@ class _Evidence:
         recent = history[-LOOK_BACK:]
         texts = [c.quote for a in recent for c in a.citations]
         texts += [p.text for a in recent for p in a.passages]
-        answered = frozenset(n for a in recent if (n := answered_name(a)) is not None)
+        # Not where the answer was what someone the question named did something to: after
+        # "Who did Carlos Mendes meet?" the next "he" is still Mendes, the one it was about.
+        answered = frozenset(
+            n
+            for a in recent
+            if (n := answered_name(a)) is not None
+            and not (
+                _ASKS_OBJECT.match(a.question)
+                and any(m.kind == "person" for m in names_in(a.question))
+            )
+        )
         return cls(genders(texts), people(texts), answered, things(texts))
 
     def not_a_person(self, n: Name) -> bool:

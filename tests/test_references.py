@@ -142,15 +142,40 @@ def test_him_is_never_the_she_of_the_same_question() -> None:
     )
 
 
-def test_he_after_an_answer_that_named_a_man_is_that_man() -> None:
-    # The articles call Beck "he", never Kanye West; the answer named Kanye West all the same.
-    quote = "Kanye West crashed the stage after Beck won, and Beck said he was happy."
-    asked = turn("Who crashed the stage after Beck won?", quote)
-    named = replace(asked, short=Short("Kanye West", 1, 0, 10))
-    assert condense("Who did he say should have won?", [named]) == (
-        "Who did Kanye West say should have won?"
+@pytest.mark.parametrize(
+    ("question", "quote", "named", "expected"),
+    [
+        # The articles call Beck "he", never Kanye West; the answer named Kanye West.
+        (
+            "Who crashed the stage after Beck won?",
+            "Kanye West crashed the stage after Beck won, and Beck said he was happy.",
+            "Kanye West",
+            "Kanye West",
+        ),
+        # The answer was whom Mendes met; the next "he" is still Mendes.
+        (
+            "Who did Carlos Mendes meet in New Delhi?",
+            "Carlos Mendes met his counterpart Priya Raman on Tuesday.",
+            "Priya Raman",
+            "Carlos Mendes",
+        ),
+    ],
+    ids=["answer-named-him", "answer-was-whom-he-met"],
+)
+def test_he_after_an_answer_that_named_someone(
+    question: str, quote: str, named: str, expected: str
+) -> None:
+    asked = turn(question, quote)
+    start = quote.index(named)
+    answered = replace(asked, short=Short(named, 1, start, start + len(named)))
+    assert condense("What did he say next?", [answered]) == f"What did {expected} say next?"
+
+
+def test_without_a_short_answer_the_articles_he_leads() -> None:
+    asked = turn(
+        "Who crashed the stage after Beck won?",
+        "Kanye West crashed the stage after Beck won, and Beck said he was happy.",
     )
-    # Without the short answer the articles' "he" still leads.
     assert condense("Who did he say should have won?", [asked]) == (
         "Who did Beck say should have won?"
     )
