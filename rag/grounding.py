@@ -67,7 +67,13 @@ _ATTRIBUTION = re.compile(
 _ABOUT_THE_PASSAGES = re.compile(
     rf"^(?:(?:the|this|these)\s+(?:{_PROMPT}|reports?)\s+(?:is|are)\s+about\b"
     r"(?!\s+(?:to\b|\d|half\b|a\s+(?:third|quarter)\b))"
-    r"|it\s+is\s+an?\s+(?:\w+\s+)?(?:report|article|passage|summary)\s+(?:about|on)\b)",
+    r"|it\s+is\s+an?\s+(?:\w+\s+)?(?:report|article|passage|summary)\s+(?:about|on)\b"
+    # "The passage is a report that tells you ...", "The passage contains a question about
+    # ...", "It mentions ...": what the passages are, not what they say (SmolLM2, Qwen 1.5B).
+    rf"|(?:the|this|these)\s+{_PROMPT}\s+(?:is|are)\s+an?\s+(?:\w+\s+)?"
+    r"(?:report|article|passage|summary|story|text)\b"
+    rf"|(?:the|this|these)\s+{_PROMPT}\s+contains?\b"
+    r"|(?:it\s+)?mentions\b)",
     re.I,
 )
 #: A reply that says the passages do not answer, in the words small models use.

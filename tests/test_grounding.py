@@ -51,6 +51,11 @@ def test_the_claim_is_the_sentence_without_markers_or_talk_of_the_passages(
         ("The passage is about the US-China trade and export controls.", False),
         ("It is a factual report about a meeting between Raimondo and Wang.", False),
         ("The article is about a visit to Beijing.", False),
+        ("The passage is a report that tells you how the US uses export controls.", False),
+        ("The passage contains a question about the use of export controls.", False),
+        ("It mentions the US Commerce Secretary Gina Raimondo.", False),
+        ("The contract contains a clause on export controls.", True),
+        ("The passage of the bill is a victory for the senator.", True),
         ("It is a major step for the two countries.", True),
         ("The report is due on Monday.", True),
         ("It is about 40 km from Kyiv.", True),
@@ -170,6 +175,8 @@ def test_a_relation_is_not_an_office() -> None:
         ("Raimondo described the relations between Washington and Beijing as important.", False),
         ("Wang Wentao met Raimondo on Monday.", False),  # meeting is mutual
         ("Raimondo said the relations between Washington and Beijing were important.", False),
+        # A phrase fronted across a comma moves a name without changing who did what.
+        ("Since the Chinese spy balloon incident, relations between China and the US sank.", False),
     ],
 )
 def test_names_the_other_way_round_are_told_where_the_order_carries_the_roles(
@@ -178,6 +185,7 @@ def test_names_the_other_way_round_are_told_where_the_order_carries_the_roles(
     from rag.roles import reorders
 
     sentence = {
+        "Since": "Relations between China and the US sank after the Chinese spy balloon incident.",
         "China": "Treasury Secretary Janet Yellen visited China before Raimondo.",
         "Wang": "Raimondo met Wang Wentao on Monday.",
     }
