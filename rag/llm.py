@@ -356,20 +356,16 @@ class LLMAnswerer:
                 yield tail
             if len(gate.text) == shown:
                 unanswered.append((asked, alone))
-        if gate.citations and not unanswered and len(asks) == 1:
-            # A reply whose supported sentences never state the short answer the articles give
-            # (the reader's span) gets the sentence that does, as the extractive answer shows it.
-            extra = self._sentence_stating(gate, fallback, [*passages, *context.story])
-            if extra:
-                yield extra
-        if gate.citations and unanswered:
+        if gate.citations:
             # A part the model left without a supported sentence gets the extractive answer's
-            # sentence for that part (a reply with nothing supported gets the whole of it).
+            # sentence for that part (a reply with nothing supported gets the whole of it); a
+            # one-part reply that never states the short answer the articles give (the
+            # reader's span) gets the sentence that does. Each as the extractive answer shows it.
             sentences = sentences_of([*passages, *context.story])
-            for asked, alone in unanswered:
-                extra = self._sentence_for(gate, asked, alone, sentences, context)
-                if extra:
-                    yield extra
+            fills = [self._sentence_for(gate, *ask, sentences, context) for ask in unanswered]
+            if not unanswered and len(asks) == 1:
+                fills.append(self._sentence_stating(gate, fallback, sentences))
+            yield from (extra for extra in fills if extra)
         apart = tuple(gate.unsupported) if self.llm.config.llm_unsupported == "show" else ()
         draft = Draft(gate.text, gate.citations, dropped_markers=gate.dropped)
         if not gate.citations:
@@ -378,7 +374,7 @@ class LLMAnswerer:
         return replace(draft, unsupported=len(gate.unsupported), set_apart=apart)
 
     def _sentence_stating(
-        self, gate: SentenceGate, extractive: Draft, passages: Sequence[Passage]
+        self, gate: SentenceGate, extractive: Draft, sentences: Sequence[Sentence]
     ) -> str:
         """The sentence that holds the extractive answer's short span, shown as a quote, when
         the gate's text does not state that span ("" when it does, or there is none)."""
@@ -388,7 +384,7 @@ class LLMAnswerer:
         if set(terms(short.text)) <= set(terms(strip_markers(gate.text))):
             return ""
         cited = extractive.citations[short.n - 1]
-        for s in sentences_of(passages):
+        for s in sentences:
             if s.passage.article_id == cited.article_id and s.start <= short.start < s.end:
                 return "" if gate.cites(s) else gate.quote(s)
         return ""

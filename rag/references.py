@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.terms import is_stopword
@@ -241,41 +241,33 @@ def genders(texts: Sequence[str]) -> dict[str, str]:
     return {k: "m" if v > 0 else "f" for k, v in votes.items() if v}
 
 
-def people(texts: Sequence[str]) -> set[str]:
-    """The last words of the names the texts mark as people's: a title before ("Sen."), or
-    "said", "told" or an age after."""
-    out: set[str] = set()
-    alone: set[str] = set()
-    full: set[str] = set()
-    for text in texts:
-        for m in _NAME.finditer(text):
-            before, after = text[: m.start()], text[m.end() :]
-            words = re.sub(r"['’]s$", "", m.group()).split()
-            last = words[-1].lower()
-            if _TITLE_BEFORE.search(before) or _PERSON_AFTER.match(after):
-                out.add(last)
-            (full if len(words) > 1 else alone).add(last)
-    # A person named in full is called by the last name alone later ("Jim Swire" ...
-    # "Swire"); "Pan Am Flight" is never "Flight".
-    return out | (full & alone)
-
-
 _THING_MENTION = re.compile(r"\b(?:the|in|at|near)\s+$", re.I)
 
 
-def things(texts: Sequence[str]) -> set[str]:
-    """The names the texts use as places or things, never as people: one mentioned after
-    "the", "in", "at" or "near" ("the United Progressive Alliance", "in Toulouse")."""
-    out: set[str] = set()
+def marks(texts: Sequence[str]) -> tuple[set[str], set[str]]:
+    """What the texts' own words say their names are: the last words of the names marked as
+    people's (a title before, "said", "told" or an age after, or a full name whose last word
+    also stands alone: "Jim Swire" ... "Swire", never "Pan Am Flight" ... "Flight"), and the
+    names used as places or things, never as people (after "the", "in", "at" or "near": "the
+    United Progressive Alliance", "in Toulouse")."""
+    people: set[str] = set()
+    alone: set[str] = set()
+    full: set[str] = set()
+    things: set[str] = set()
     for text in texts:
         for m in _NAME.finditer(text):
-            name = m.group()
-            before = text[max(0, m.start() - 8) : m.start()]
+            name, before, after = m.group(), text[: m.start()], text[m.end() :]
+            words = re.sub(r"['’]s$", "", name).split()
+            last = words[-1].lower()
+            if _TITLE_BEFORE.search(before) or _PERSON_AFTER.match(after):
+                people.add(last)
+            (full if len(words) > 1 else alone).add(last)
+            near = before[-8:]
             if name.startswith("The "):  # "The Alliance met ..." opens a sentence
-                name, before = name[4:], "the "
-            if _THING_MENTION.search(before) and not re.match(r"['’]s\b", text[m.end() :]):
-                out.add(name.lower())
-    return out
+                name, near = name[4:], "the "
+            if _THING_MENTION.search(near) and not re.match(r"['’]s\b", after):
+                things.add(name.lower())
+    return people | (full & alone), things
 
 
 def _person_like(name: str, before: str, after: str) -> bool:
@@ -296,7 +288,7 @@ class _Evidence:
     known: dict[str, str]
     cued: set[str]
     answered: frozenset[Name]
-    things: set[str] = field(default_factory=set)
+    things: set[str]
 
     @classmethod
     def of(cls, history: Sequence[Answer]) -> _Evidence:
@@ -314,7 +306,8 @@ class _Evidence:
                 and any(m.kind == "person" for m in names_in(a.question))
             )
         )
-        return cls(genders(texts), people(texts), answered, things(texts))
+        cued, things = marks(texts)
+        return cls(genders(texts), cued, answered, things)
 
     def not_a_person(self, n: Name) -> bool:
         """A country or its people's word ("American"), or a name used as a place or a thing
@@ -330,15 +323,14 @@ def _pick(
     kinds: tuple[str, ...],
     groups: list[list[Name]],
     question: str,
-    gender: str = "",
-    evidence: _Evidence | None = None,
+    gender: str,
+    ev: _Evidence,
 ) -> Name | None:
     """The name a pronoun points at: the latest group that has a name of the first kind that
     any group has; in a group a bare single name ("Kelley") stands for a person only when no
     fuller one is there. Never a name the question already uses, nor one the articles call by
     the other gender's pronoun."""
     asked = {w.lower() for w in re.findall(r"\w+", question)}
-    ev = evidence or _Evidence({}, set(), frozenset())
     # A "he" or "she" points first at a name the articles call so, or the person an answer
     # just named ("Who crashed the stage?" -> "Kanye West") where the articles' own "he"s
     # went to others; then at a name marked as a person's; a name never called either
