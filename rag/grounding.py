@@ -153,9 +153,21 @@ def figures(text: str) -> set[str]:
 _WORDS = re.compile(r"[\w'’]+")
 
 
-def denies(text: str) -> bool:
-    """Whether ``text`` has a word of denial ("not", "n't", "never", "refused" ...)."""
-    return any(w in NEGATIONS or w.endswith(("n't", "n’t")) for w in _WORDS.findall(text.lower()))
+def denials(text: str) -> int:
+    """How many words of denial ``text`` has ("not", "n't", "never", "refused" ...)."""
+    return sum(w in NEGATIONS or w.endswith(("n't", "n’t")) for w in _WORDS.findall(text.lower()))
+
+
+def reverses_denial(claim: str, backing: Sequence[str]) -> bool:
+    """Whether ``claim`` denies what its backing sentences state, or states what they deny:
+    it has no word of denial where they have one, or more of them than they have together
+    ("would not not compromise"; "has not used export controls ... to deny China access" of
+    "has used export controls ... to deny China access"). Fewer, but some, is no denial: a
+    claim may leave out a clause that denies ("No arrests were made" of "She would not
+    comment and no arrests were made")."""
+    said = denials(claim)
+    theirs = sum(denials(s) for s in backing)
+    return (said == 0) != (theirs == 0) or said > theirs
 
 
 def number_words(text: str) -> set[str]:
@@ -171,16 +183,16 @@ class Verdict:
     support: float
     #: Share of its rare-word weight in words no passage uses.
     novel: float
-    #: Backed only by a headline, caption or credit line: the model repeating a heading, not
-    #: stating the news.
+    #: Backed, wholly or in part, by a headline, caption or credit line: the model repeating a
+    #: heading, not stating the news ("Raimondo hopes to export more of US-China
+    #: communications brighten over trade", a sentence and the headline run together).
     heading_only: bool
     #: Numbers it states that the passages do not: a figure that its backing passage lacks, or
     #: a number in words that no passage uses ("five stops" where they say "two stops").
     unstated_numbers: bool
-    #: It denies what its backing sentences state, or states what they deny: one of them has
-    #: a word of denial ("not", "never", "no", "refused") and the other none. The words the
-    #: support score weighs leave these out (stopwords), so a negated claim scores as well as
-    #: the sentence it contradicts.
+    #: It denies what its backing sentences state, or states what they deny
+    #: (``reverses_denial``). The words the support score weighs leave the words of denial
+    #: out (stopwords), so a negated claim scores as well as the sentence it contradicts.
     negates: bool = False
     #: It gives someone a role that the passages give another ("The climate envoy is Janet
     #: Yellen" of "Treasury Secretary Janet Yellen and Climate Envoy John Kerry"), names
@@ -257,9 +269,9 @@ class Grounding:
             backing=tuple(s for _, s in backing),
             support=backing[0][0],
             novel=self.novel(claim),
-            heading_only=all(is_aside(s.text) for _, s in backing),
+            heading_only=any(is_aside(s.text) for _, s in backing),
             unstated_numbers=bool(unstated),
-            negates=denies(claim) != any(denies(s.text) for _, s in backing),
+            negates=reverses_denial(claim, [s.text for _, s in backing]),
             swaps_roles=swapped(claim, self._roles)
             or all(reorders(claim, s.text) or misplaces(claim, s.text) for _, s in backing),
         )

@@ -222,3 +222,44 @@ def test_a_name_put_in_the_place_of_another_is_told(claim: str, wrong: bool) -> 
         "Ahead of Raimondo's trip, 27 Chinese companies were removed from a blacklist."
     )
     assert misplaces(claim, said) is wrong
+
+
+@pytest.mark.parametrize(
+    ("claim", "backing", "reversed_"),
+    [
+        # A denial added, doubled or dropped reverses what the sentence states.
+        ("She would not not compromise.", ["She would not compromise."], True),
+        (
+            "The US has not used export controls to deny China access.",
+            ["The US has used export controls to deny China access."],
+            True,
+        ),
+        ("She would compromise.", ["She would not compromise."], True),
+        ("She would not compromise.", ["She said she would compromise."], True),
+        # The same denials, or a claim that leaves out a clause that denies, do not.
+        ("She refused to compromise.", ["She would not compromise."], False),
+        (
+            "The US used export controls to deny China access.",
+            ["The US has used export controls to deny China access."],
+            False,
+        ),
+        ("No arrests were made.", ["She would not comment and no arrests were made."], False),
+    ],
+)
+def test_a_claim_that_reverses_a_denial_is_told(
+    claim: str, backing: list[str], reversed_: bool
+) -> None:
+    assert grounding.reverses_denial(claim, backing) is reversed_
+
+
+def test_a_sentence_run_together_with_the_headline_is_not_the_news(assistant) -> None:  # type: ignore[no-untyped-def]
+    from eval.grounding import ARTICLES
+
+    assert assistant.ingest(ARTICLES).ok
+    question = "Which products does Raimondo hope to export more of to China?"
+    passages = assistant.retriever.search(question, assistant.config.top_k)
+    judge = grounding.Grounding(passages, assistant.scorer).judge
+    fused = judge("Raimondo hopes to export more of US-China communications brighten over trade.")
+    assert fused.heading_only and not fused.supported
+    plain = judge("She is hoping to increase exports of agricultural products to China.")
+    assert plain.supported and not plain.heading_only
