@@ -183,9 +183,10 @@ class Verdict:
     support: float
     #: Share of its rare-word weight in words no passage uses.
     novel: float
-    #: Backed, wholly or in part, by a headline, caption or credit line: the model repeating a
-    #: heading, not stating the news ("Raimondo hopes to export more of US-China
-    #: communications brighten over trade", a sentence and the headline run together).
+    #: Backed only by a headline, caption or credit line: the model repeating a heading, not
+    #: stating the news. (Backed in part by one, "Raimondo hopes to export more of US-China
+    #: communications brighten over trade", is no better, but a caption that the model cites
+    #: beside the sentence that backs the whole claim is no echo: not yet told apart.)
     heading_only: bool
     #: Numbers it states that the passages do not: a figure that its backing passage lacks, or
     #: a number in words that no passage uses ("five stops" where they say "two stops").
@@ -269,7 +270,7 @@ class Grounding:
             backing=tuple(s for _, s in backing),
             support=backing[0][0],
             novel=self.novel(claim),
-            heading_only=any(is_aside(s.text) for _, s in backing),
+            heading_only=all(is_aside(s.text) for _, s in backing),
             unstated_numbers=bool(unstated),
             negates=reverses_denial(claim, [s.text for _, s in backing]),
             swaps_roles=swapped(claim, self._roles)

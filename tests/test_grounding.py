@@ -250,16 +250,3 @@ def test_a_claim_that_reverses_a_denial_is_told(
     claim: str, backing: list[str], reversed_: bool
 ) -> None:
     assert grounding.reverses_denial(claim, backing) is reversed_
-
-
-def test_a_sentence_run_together_with_the_headline_is_not_the_news(assistant) -> None:  # type: ignore[no-untyped-def]
-    from eval.grounding import ARTICLES
-
-    assert assistant.ingest(ARTICLES).ok
-    question = "Which products does Raimondo hope to export more of to China?"
-    passages = assistant.retriever.search(question, assistant.config.top_k)
-    judge = grounding.Grounding(passages, assistant.scorer).judge
-    fused = judge("Raimondo hopes to export more of US-China communications brighten over trade.")
-    assert fused.heading_only and not fused.supported
-    plain = judge("She is hoping to increase exports of agricultural products to China.")
-    assert plain.supported and not plain.heading_only
