@@ -19,6 +19,8 @@ _CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 _WORD = re.compile(r"[\w'’.-]+")
 #: "SUBJECT is NAME" / "NAME is the ROLE": a role given by a copula.
 _COPULA = re.compile(r"\s(?:is|was|are|were)\s(?:the\s|a\s|an\s)?", re.I)
+#: What stands between two names of one list ("A and B", "A, B").
+_LIST_GAP = re.compile(r"\s*(?:,\s*(?:and\s+)?|and\s+)")
 #: Words before a name that may carry its role ("the minister, Wang"; "the chief, Yellen").
 BEFORE = 3
 #: Words of ``ROLES`` that say how one person stands to another, not what office they hold:
@@ -49,13 +51,25 @@ RELATIONS = frozenset(
 OFFICES = ROLES - RELATIONS
 
 
+def _office(word: str) -> str | None:
+    """The office ``word`` names, its plural too ("executives", "secretaries")."""
+    w = word.lower().rstrip(".,")
+    for form in (w, w.removesuffix("s"), w.removesuffix("es"), w.removesuffix("ies") + "y"):
+        if form in OFFICES:
+            return form
+    return None
+
+
 def _role_words(words: Iterable[str]) -> set[str]:
-    return {w.lower().rstrip(".,") for w in words if w.lower().rstrip(".,") in OFFICES}
+    return {o for o in map(_office, words) if o is not None}
 
 
 def roles(text: str) -> dict[str, set[str]]:
     """Each person's surname -> the role words the text attaches to them."""
     found: dict[str, set[str]] = defaultdict(set)
+    # "The ROLES ... are NAME and NAME": a list after the copula shares its role.
+    listed: set[str] = set()
+    listed_end = -1
     for run in _CAPITALISED.finditer(text):
         words = run.group().split()
         last_role = max((i for i, w in enumerate(words) if _role_words([w])), default=-1)
@@ -78,7 +92,13 @@ def roles(text: str) -> dict[str, set[str]]:
         ahead = text[: run.start()]
         copula = list(_COPULA.finditer(ahead))
         if copula and copula[-1].end() == len(ahead):  # "The ROLE ... is NAME"
-            attached |= _role_words(_WORD.findall(ahead[: copula[-1].start()]))
+            listed = _role_words(_WORD.findall(ahead[: copula[-1].start()]))
+            attached |= listed
+        elif listed and _LIST_GAP.fullmatch(text[listed_end : run.start()]):
+            attached |= listed
+        else:
+            listed = set()
+        listed_end = run.end()
         if attached:
             found[surname] |= attached
     return dict(found)

@@ -148,6 +148,11 @@ VISITS = (
         ("Treasury Secretary Janet Yellen visited China before Raimondo.", False),
         ("Janet Yellen, the Treasury Secretary, visited China.", False),
         ("Yellen and Kerry visited China before Raimondo.", False),
+        # A plural role is a role; a list after "are" shares the role it is given.
+        ("The secretaries who visited China were Antony Blinken and John Kerry.", True),
+        ("The envoys who visited China are Yellen and Kerry.", True),
+        ("The secretaries who visited China were Antony Blinken and Janet Yellen.", False),
+        ("The secretaries who visited China were Blinken, Yellen.", False),
     ],
 )
 def test_a_claim_that_gives_someone_anothers_role_is_told(claim: str, wrong: bool) -> None:
