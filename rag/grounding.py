@@ -264,9 +264,15 @@ class Grounding:
             backing = [(float(support[i]), self.sentences[i])]
         backing.sort(key=lambda b: -b[0])
         extra = self._second_source(claim, [s for _, s in backing])
+        stated = set().union(*(figures(_as_shown(s.passage)) for _, s in backing))
+        if extra is None and figures(claim) - stated:
+            # A figure its backing lacks is a thing the claim says: the sentence that states
+            # it may be the second source ("We share over USD 700 billion of trade, and the
+            # two commerce secretaries committed to ..." joins two sentences).
+            extra = self._second_source(claim, [s for _, s in backing], figures(claim) - stated)
         if extra is not None:
             backing.append((float(support[self.sentences.index(extra)]), extra))
-        stated = set().union(*(figures(_as_shown(s.passage)) for _, s in backing))
+            stated |= figures(_as_shown(extra.passage))
         unstated = figures(claim) - stated or number_words(claim) - self._number_words
         return Verdict(
             backing=tuple(s for _, s in backing),
@@ -279,21 +285,24 @@ class Grounding:
             or all(reorders(claim, s.text) or misplaces(claim, s.text) for _, s in backing),
         )
 
-    def _second_source(self, claim: str, backing: Sequence[Sentence]) -> Sentence | None:
+    def _second_source(
+        self, claim: str, backing: Sequence[Sentence], stating: set[str] | None = None
+    ) -> Sentence | None:
         """The sentence that states most of what ``claim`` says and its backing sentences do
         not ("Lai, who stopped twice in the US, was going to Paraguay" joins two sentences),
         so that each thing a sentence says is cited where it is said. Sought only when what
         they lack is as large a share of the claim's rare-word weight as a claim may hold in
-        new words (``SECOND_SOURCE_WHEN``); taken when it states at least half of it."""
+        new words (``SECOND_SOURCE_WHEN``), or, with ``stating``, among the sentences that
+        state those figures whatever the share; taken when it states at least half of it."""
         idf = self.scorer.keyword.idf(terms(claim))
         have = {t for s in backing for t in terms(s.text)}
         weight = {w: v for w, v in idf.items() if w not in have}
         total = sum(weight.values())
-        if total <= 0 or total < SECOND_SOURCE_WHEN * sum(idf.values()):
+        if total <= 0 or (stating is None and total < SECOND_SOURCE_WHEN * sum(idf.values())):
             return None
         best, covered = None, 0.0
         for s in self.sentences:
-            if s in backing:
+            if s in backing or (stating and not stating <= figures(s.text)):
                 continue
             got = sum(v for w, v in weight.items() if w in set(terms(s.text)))
             if got > covered:

@@ -92,6 +92,27 @@ def test_the_gates_thresholds_are_the_ones_fitted_on_the_labelled_claims(embedde
     assert kept >= 0.75 and dropped >= 0.85
 
 
+def test_a_figure_from_another_sentence_is_cited_there_and_a_figure_none_states_is_not(
+    assistant,  # type: ignore[no-untyped-def]
+) -> None:
+    from eval.grounding import ARTICLES
+    from rag.grounding import Grounding
+
+    assert assistant.ingest(ARTICLES).ok
+    question = "How much trade do the two countries share, and what did the secretaries commit to?"
+    gate = Grounding(assistant.retriever.search(question, assistant.config.top_k), assistant.scorer)
+    rest = (
+        "of trade, and the two commerce secretaries committed to taking part in working groups "
+        "and in information sharing about trade issues."
+    )
+    joined = gate.judge(f"We share over USD 700 billion {rest}")
+    # The figure is in another passage than the sentence that backs most of the claim.
+    assert joined.supported
+    assert any("700 billion" in s.text for s in joined.backing)
+    assert any("working groups" in s.text for s in joined.backing)
+    assert gate.judge(f"We share over USD 900 billion {rest}").unstated_numbers
+
+
 def test_the_page_says_what_was_held_back_and_shows_the_models_words_as_text() -> None:
     from rag.answer import Answer
     from ui.chat_tab import held_back_note
