@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from itertools import pairwise
 
+from rag.terms import is_stopword
 from rag.words import PLACES, ROLES
 
 #: A run of capitalised words: a name, or a title and a name ("US Commerce Secretary Gina
@@ -218,3 +219,20 @@ def misplaces(claim: str, sentence: str) -> bool:
                 if theirs_pair in pairs and theirs_pair not in kept:
                     return True
     return False
+
+
+def reverses_pair(claim: str, sentence: str) -> bool:
+    """Whether ``claim`` has two words side by side that ``sentence`` has the other way round
+    and never in the claim's order ("Mao Ning's China" of "China's ... Mao Ning"): words,
+    not stopwords, a possessive "'s" among them; a word that makes the order free ("and")
+    is never one of them."""
+    said, theirs = _tokens(claim), _tokens(sentence)
+    pairs = {(a, b) for (a, _), (b, _) in pairwise(theirs)}
+
+    def telling(word: str) -> bool:
+        return word == "'s" or (not is_stopword(word) and word not in _SYMMETRIC)
+
+    return any(
+        a != b and telling(a) and telling(b) and (a, b) not in pairs and (b, a) in pairs
+        for (a, _), (b, _) in pairwise(said)
+    )

@@ -221,6 +221,27 @@ def test_names_the_other_way_round_are_told_where_the_order_carries_the_roles(
     assert reorders(claim, said) is wrong
 
 
+MAO = "China's Foreign Ministry Spokesperson Mao Ning said China firmly opposes the visit."
+
+
+@pytest.mark.parametrize(
+    ("claim", "wrong"),
+    [
+        # Two words side by side that the sentence has the other way round.
+        ("Foreign Ministry Spokesperson Mao Ning's China is the spokesperson of China's.", True),
+        ("The Ministry Foreign Spokesperson of China is Mao Ning.", True),
+        # The order of "and", of stopwords, or of words the sentence also has in this order.
+        ("Mao Ning is the spokesperson of China's Foreign Ministry.", False),
+        ("China firmly opposes the visit, said Mao Ning.", False),
+        ("The visit is firmly opposed by China and its Foreign Ministry.", False),
+    ],
+)
+def test_two_words_the_other_way_round_are_told(claim: str, wrong: bool) -> None:
+    from rag.roles import reverses_pair
+
+    assert reverses_pair(claim, MAO) is wrong
+
+
 @pytest.mark.parametrize(
     ("claim", "wrong"),
     [
