@@ -78,6 +78,7 @@ def judge_all(qa: Assistant, claims: Sequence[dict]) -> np.ndarray:
             or v.heading_only
             or v.negates
             or v.swaps_roles
+            or v.misquotes
             or not is_claim(claim)
         )
         out.append((v.support, v.novel, float(rejected)))

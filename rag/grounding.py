@@ -34,8 +34,10 @@ from rag.words import COUNTS, NEGATIONS, alternation
 #: sentence in the passages, fitted by ``python -m eval.grounding``. The optimum is flat: 0.57
 #: and 0.45 before "The passage is about ..." was no claim scored within 0.003 of this pair
 #: (held out, the Qwen claims: supported kept 0.964 with both, unsupported dropped 0.841 ->
-#: 0.848).
-SUPPORTED_FROM = 0.77
+#: 0.848). 0.77 until a quotation had to be the passages' own words (``misquotes``): then
+#: the refit moved here, which keeps two more right claims of the fitted set and shows three
+#: more wrong ones.
+SUPPORTED_FROM = 0.74
 #: ... and when at most this share of its rare-word weight is in words no passage uses (0.40
 #: before a denial and a swapped role were rejections of their own: the fit then had to keep
 #: new words low to drop them).
@@ -170,6 +172,19 @@ def reverses_denial(claim: str, backing: Sequence[str]) -> bool:
     return (said == 0) != (theirs == 0) or said > theirs
 
 
+_QUOTED = re.compile(r"[\"“”]([^\"“”]+)[\"“”]")
+
+
+def _plain(text: str) -> str:
+    """``text`` lower-cased, its words alone, one space apart: quotes compared as words."""
+    return " ".join(re.findall(r"[\w'’-]+", text.lower().replace("’", "'")))
+
+
+def quotations(claim: str) -> list[str]:
+    """The words ``claim`` puts in double quotation marks, each as ``_plain`` gives it."""
+    return [q for q in map(_plain, _QUOTED.findall(claim)) if q]
+
+
 def number_words(text: str) -> set[str]:
     return {w.lower() for w in _NUMBER_WORD.findall(text)}
 
@@ -203,6 +218,9 @@ class Verdict:
     #: -> 0.77, all unsupported 0.91 -> 0.92, and two words the other way round ("Mao Ning's
     #: China") -> 0.81, again no supported one (``python -m eval.grounding``).
     swaps_roles: bool = False
+    #: It quotes words ("...") that no passage has as they are quoted: a quotation is the
+    #: passage's own words or none.
+    misquotes: bool = False
 
     @property
     def supported(self) -> bool:
@@ -214,6 +232,7 @@ class Verdict:
             and not self.heading_only
             and not self.negates
             and not self.swaps_roles
+            and not self.misquotes
         )
 
 
@@ -233,6 +252,7 @@ class Grounding:
         self._words = set(terms(everything))
         self._number_words = number_words(everything)
         self._roles = known_roles(_as_shown(p) for p in self.passages)
+        self._shown = f" {_plain(everything)} "
 
     def novel(self, claim: str) -> float:
         """Share of ``claim``'s rare-word weight in words no passage uses."""
@@ -281,6 +301,7 @@ class Grounding:
             heading_only=all(is_aside(s.text) for _, s in backing),
             unstated_numbers=bool(unstated),
             negates=reverses_denial(claim, [s.text for _, s in backing]),
+            misquotes=any(f" {q} " not in self._shown for q in quotations(claim)),
             swaps_roles=swapped(claim, self._roles)
             or all(
                 reorders(claim, s.text) or misplaces(claim, s.text) or reverses_pair(claim, s.text)

@@ -113,6 +113,25 @@ def test_a_figure_from_another_sentence_is_cited_there_and_a_figure_none_states_
     assert gate.judge(f"We share over USD 900 billion {rest}").unstated_numbers
 
 
+def test_a_quotation_is_the_passages_own_words(assistant) -> None:  # type: ignore[no-untyped-def]
+    from eval.grounding import ARTICLES
+    from rag.grounding import Grounding, quotations
+
+    assert quotations('He said it was “benign.” and "new strategic asset"') == [
+        "benign",
+        "new strategic asset",
+    ]
+    assert assistant.ingest(ARTICLES).ok
+    question = "How did Wang describe most trade between the two economies?"
+    gate = Grounding(assistant.retriever.search(question, assistant.config.top_k), assistant.scorer)
+    said = "Wang described most trade between the two economies as"
+    assert not gate.judge(f"{said} “benign.”").misquotes
+    assert gate.judge(f"{said} “benign.”").supported
+    # "profound" is no quotation of "profoundly important", nor "harmless" of "benign".
+    assert gate.judge(f'{said} "benign" or "profound."').misquotes
+    assert not gate.judge(f'{said} "harmless."').supported
+
+
 def test_the_page_says_what_was_held_back_and_shows_the_models_words_as_text() -> None:
     from rag.answer import Answer
     from ui.chat_tab import held_back_note
