@@ -285,15 +285,16 @@ class Grounding:
         backing.sort(key=lambda b: -b[0])
         extra = self._second_source(claim, [s for _, s in backing])
         stated = set().union(*(figures(_as_shown(s.passage)) for _, s in backing))
-        if extra is None and figures(claim) - stated:
+        claimed = figures(claim)
+        if extra is None and claimed - stated:
             # A figure its backing lacks is a thing the claim says: the sentence that states
             # it may be the second source ("We share over USD 700 billion of trade, and the
             # two commerce secretaries committed to ..." joins two sentences).
-            extra = self._second_source(claim, [s for _, s in backing], figures(claim) - stated)
+            extra = self._second_source(claim, [s for _, s in backing], claimed - stated)
         if extra is not None:
             backing.append((float(support[self.sentences.index(extra)]), extra))
             stated |= figures(_as_shown(extra.passage))
-        unstated = figures(claim) - stated or number_words(claim) - self._number_words
+        unstated = claimed - stated or number_words(claim) - self._number_words
         return Verdict(
             backing=tuple(s for _, s in backing),
             support=backing[0][0],
