@@ -67,20 +67,14 @@ def load_claims() -> list[dict]:
 def judge_all(qa: Assistant, claims: Sequence[dict]) -> np.ndarray:
     """``(support, novel, rejected whatever the thresholds)`` of each claim, as the gate sees
     it: rejected for a number the passages lack, a heading echoed, a denial of its backing,
-    someone given another's role, or not being a claim."""
+    someone given another's role, a misquote, a bare answer its backing lacks, or not being a
+    claim."""
     out = []
     for row in claims:
         passages = qa.retriever.search(row["question"], qa.config.top_k)
         claim = clean_claim(row["claim"])
-        v = Grounding(passages, qa.scorer).judge(claim)
-        rejected = (
-            v.unstated_numbers
-            or v.heading_only
-            or v.negates
-            or v.swaps_roles
-            or v.misquotes
-            or not is_claim(claim)
-        )
+        v = Grounding(passages, qa.scorer).judge(claim, question=row["question"])
+        rejected = v.rejected or not is_claim(claim)
         out.append((v.support, v.novel, float(rejected)))
     return np.array(out, dtype=np.float64)
 

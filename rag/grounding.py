@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,8 +27,8 @@ from rag.retrieve import Passage
 from rag.roles import known_roles, misplaces, reorders, reverses_pair, swapped
 from rag.sentences import sentence_spans
 from rag.support import Sentence, SupportScorer, sentences_of
-from rag.terms import terms
-from rag.words import COUNTS, NEGATIONS, alternation
+from rag.terms import is_stopword, terms
+from rag.words import AUXILIARIES, COUNTS, NEGATIONS, OPENERS, alternation
 
 #: A sentence is supported from this support (cosine + weighted word overlap) of its best
 #: sentence in the passages, fitted by ``python -m eval.grounding``. The optimum is flat: 0.57
@@ -147,6 +147,45 @@ def is_claim(claim: str) -> bool:
     )
 
 
+#: The question word that a bare answer stands in for ("Which newspaper reported ...?").
+_ASKING = re.compile(rf"^(?:{alternation(OPENERS)}\s+)*(?:who|whom|whose|which|what)\b\s*", re.I)
+_WORD_OF_ANSWER = re.compile(r"[^\W_][\w'’.&-]*")
+
+
+def is_bare_answer(claim: str) -> bool:
+    """Whether ``claim`` is a name or title alone ("The New York Times", "John Kerry."): each
+    word capitalised, a figure or a stopword. Alone it states nothing; with its question it
+    does."""
+    words = _WORD_OF_ANSWER.findall(claim)
+    return any(w[0].isupper() for w in words) and all(
+        w[0].isupper() or w[0].isdigit() or is_stopword(w.lower()) for w in words
+    )
+
+
+def as_statement(question: str, answer: str) -> str:
+    """The statement a bare answer makes of its question, the answer in the question word's
+    place: "Which Treasury Secretary visited China?" + "John Kerry" -> "Treasury Secretary
+    John Kerry visited China"; "Which newspaper reported ...?" + "The Times" -> "newspaper
+    The Times reported ..."; "Who did Raimondo meet?" + "Wang" -> "did Raimondo meet Wang";
+    ``answer`` as it is for a question that asks no who/which/what."""
+    asked = question.strip().rstrip("?").strip()
+    opening = _ASKING.match(asked)
+    if opening is None:
+        return answer
+    words = asked[opening.end() :].split()
+    if words and words[0].lower() in ("do", "does", "did"):
+        # "Who did Raimondo meet?" asks for the verb's object: "... meet Wang Wentao".
+        return " ".join([*words, answer.strip().rstrip(".")])
+    # The noun the question word asks for stays before the answer: a title ("Treasury
+    # Secretary") is a role the answer is given, a common noun the kind of thing it is.
+    n = 0
+    while n < len(words) and words[n][0].isupper():
+        n += 1
+    if n == 0 and words and words[0].lower() not in AUXILIARIES:
+        n = 1
+    return " ".join([*words[:n], answer.strip().rstrip("."), *words[n:]])
+
+
 def figures(text: str) -> set[str]:
     """The numbers ``text`` states in digits ("2024-01-02" and "January 2, 2024" share 2)."""
     return {n.replace(",", "").lstrip("0") or "0" for n in _DIGITS.findall(text)}
@@ -221,6 +260,22 @@ class Verdict:
     #: It quotes words ("...") that no passage has as they are quoted: a quotation is the
     #: passage's own words or none.
     misquotes: bool = False
+    #: A bare answer ("The New York Times") whose words the sentences that back the statement
+    #: it makes of its question do not have ("Washington Post" of "Which newspaper reported
+    #: ...?" where the sentence that says who reported says "The New York Times").
+    answer_unbacked: bool = False
+
+    @property
+    def rejected(self) -> bool:
+        """Whether a rule rejects it whatever its support and new words."""
+        return (
+            self.unstated_numbers
+            or self.heading_only
+            or self.negates
+            or self.swaps_roles
+            or self.misquotes
+            or self.answer_unbacked
+        )
 
     @property
     def supported(self) -> bool:
@@ -228,11 +283,7 @@ class Verdict:
             bool(self.backing)
             and self.support >= SUPPORTED_FROM
             and self.novel <= NOVEL_UP_TO
-            and not self.unstated_numbers
-            and not self.heading_only
-            and not self.negates
-            and not self.swaps_roles
-            and not self.misquotes
+            and not self.rejected
         )
 
 
@@ -266,11 +317,23 @@ class Grounding:
         missing = sum(v for w, v in weight.items() if w not in self._words)
         return missing / (sum(weight.values()) or 1.0)
 
-    def judge(self, claim: str, named: Sequence[int] = ()) -> Verdict:
+    def judge(self, claim: str, named: Sequence[int] = (), question: str = "") -> Verdict:
         """How well the passages back ``claim``; ``named`` are the passage numbers (1-based)
-        the model gave it."""
+        the model gave it. A bare answer to ``question`` is judged as the statement it makes
+        of it (``as_statement``), with the new words of the answer alone."""
         if not self.sentences or not claim:
             return Verdict((), 0.0, 1.0, False, False)
+        if question and is_bare_answer(claim):
+            stated = as_statement(question, claim)
+            if stated != claim:
+                v = self._judge(stated, named)
+                have = {t for s in v.backing for t in terms(s.text)}
+                return replace(
+                    v, novel=self.novel(claim), answer_unbacked=not set(terms(claim)) <= have
+                )
+        return self._judge(claim, named)
+
+    def _judge(self, claim: str, named: Sequence[int]) -> Verdict:
         support = self.scorer.support(claim, [s.text for s in self.sentences])
         backing: list[tuple[float, Sentence]] = []
         for n in dict.fromkeys(named):
@@ -350,6 +413,8 @@ class SentenceGate:
         self._held = ""
         self._seen: set[str] = set()
         self._by_quote: dict[tuple[str, int], int] = {}
+        #: The question the reply now streaming answers: a bare answer is judged with it.
+        self.question = ""
 
     def feed(self, piece: str) -> str:
         """The text that can be shown now: the sentences that ``piece`` completed."""
@@ -407,7 +472,8 @@ class SentenceGate:
             return ""  # the model declining, the question or the prompt echoed: no claim
         given = len(self.grounding.passages)
         markers = [int(x) for m in MARKER.finditer(sentence) for x in m.group(1).split(",")]
-        verdict = self.grounding.judge(claim, [n for n in markers if 1 <= n <= given])
+        named = [n for n in markers if 1 <= n <= given]
+        verdict = self.grounding.judge(claim, named, self.question)
         if not is_claim(claim) or not verdict.supported:
             self.dropped += len(markers)
             self.unsupported.append(claim)

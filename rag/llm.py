@@ -347,6 +347,7 @@ class LLMAnswerer:
         unanswered = []
         for asked, alone in asks:
             shown = len(gate.text)
+            gate.question = alone
             for piece in self.llm.stream(self.messages(asked, alone, sent, history, block)):
                 out = gate.feed(piece)
                 if out:

@@ -132,6 +132,68 @@ def test_a_quotation_is_the_passages_own_words(assistant) -> None:  # type: igno
     assert not gate.judge(f'{said} "harmless."').supported
 
 
+@pytest.mark.parametrize(
+    ("question", "answer", "statement"),
+    [
+        (
+            "Which Treasury Secretary visited China?",
+            "John Kerry.",
+            "Treasury Secretary John Kerry visited China",
+        ),
+        ("Which newspaper reported it?", "The Times", "newspaper The Times reported it"),
+        ("Who is the envoy?", "John Kerry", "John Kerry is the envoy"),
+        ("And who did Raimondo meet?", "Wang Wentao", "did Raimondo meet Wang Wentao"),
+        ("When did she go?", "Monday", "Monday"),  # no who/which/what: the answer alone
+    ],
+)
+def test_a_bare_answer_makes_a_statement_of_its_question(
+    question: str, answer: str, statement: str
+) -> None:
+    from rag.grounding import as_statement
+
+    assert as_statement(question, answer) == statement
+
+
+@pytest.mark.parametrize(
+    ("claim", "bare"),
+    [
+        ("The New York Times", True),
+        ("John Kerry.", True),
+        ("Beijing, August 28", True),
+        ("US-China communications", False),
+        ("The prime minister of Japan", False),
+        ("Raimondo met Wang.", False),
+    ],
+)
+def test_what_is_a_bare_answer(claim: str, bare: bool) -> None:
+    from rag.grounding import is_bare_answer
+
+    assert is_bare_answer(claim) is bare
+
+
+def test_a_bare_answer_is_judged_with_its_question(assistant) -> None:  # type: ignore[no-untyped-def]
+    from eval.grounding import ARTICLES
+    from rag.grounding import Grounding
+
+    assert assistant.ingest(ARTICLES).ok
+    question = "Which newspaper reported on Biden's executive order on investments?"
+    gate = Grounding(assistant.retriever.search(question, assistant.config.top_k), assistant.scorer)
+    # Alone, a name states nothing the passages can back; as the answer to its question it
+    # states that the Times reported it, which they do.
+    assert not gate.judge("The New York Times").supported
+    assert gate.judge("The New York Times", question=question).supported
+    other = gate.judge("Washington Post", question=question)
+    assert other.answer_unbacked and not other.supported
+    question = "Which Treasury Secretary visited China before Raimondo?"
+    gate = Grounding(assistant.retriever.search(question, assistant.config.top_k), assistant.scorer)
+    assert gate.judge("Janet Yellen.", question=question).supported
+    # Alone, "John Kerry." passes (both words are in the sentence that names the visitors);
+    # with its question it makes the climate envoy the Treasury Secretary.
+    assert gate.judge("John Kerry.").supported
+    wrong = gate.judge("John Kerry.", question=question)
+    assert wrong.swaps_roles and not wrong.supported
+
+
 def test_the_page_says_what_was_held_back_and_shows_the_models_words_as_text() -> None:
     from rag.answer import Answer
     from ui.chat_tab import held_back_note

@@ -242,6 +242,21 @@ def test_a_reply_that_never_states_the_short_answer_gets_the_sentence_that_does(
     assert article is not None and article.text[quoted.start : quoted.end] == quoted.quote
 
 
+def test_a_bare_name_is_judged_as_the_answer_to_its_question(
+    qa: Assistant, server: LLMServer
+) -> None:
+    question = "Which Treasury Secretary visited China before Raimondo?"
+    server.state.default = citing("Janet Yellen", "Janet Yellen")
+    right = qa.ask(question)
+    assert right.mode == "llm" and right.text.startswith("Janet Yellen [1]")
+    assert "Janet Yellen" in right.citations[0].quote
+    # Both of its words are in the passage, but as the answer it makes the climate envoy
+    # the Treasury Secretary.
+    server.state.default = citing("John Kerry", "John Kerry")
+    wrong = qa.ask(question)
+    assert wrong.mode == "extractive" and wrong.unsupported == 1
+
+
 def test_a_reply_with_nothing_supported_gives_the_extractive_answer_labelled_as_such(
     qa: Assistant, server: LLMServer
 ) -> None:
