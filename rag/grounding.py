@@ -28,7 +28,7 @@ from rag.roles import known_roles, misplaces, reorders, reverses_pair, swapped
 from rag.sentences import sentence_spans
 from rag.support import Sentence, SupportScorer, sentences_of
 from rag.terms import is_stopword, terms
-from rag.words import AUXILIARIES, COUNTS, NEGATIONS, OPENERS, alternation
+from rag.words import AUXILIARIES, COUNTS, MONTHS, NEGATIONS, OPENERS, UNITS, alternation
 
 #: A sentence is supported from this support (cosine + weighted word overlap) of its best
 #: sentence in the passages, fitted by ``python -m eval.grounding``. The optimum is flat: 0.57
@@ -194,6 +194,57 @@ def figures(text: str) -> set[str]:
 _WORDS = re.compile(r"[\w'’]+")
 
 
+#: Words between a figure and what it counts ("700 billion of trade", "USD 700 billion").
+_SCALE = UNITS | {"of", "usd", "us", "eur", "gbp", "rmb", "trillion", "%"}
+#: How near a figure, in words, what it counts must be in the passages (before or after it:
+#: "700 billion of trade", "trade worth 700 billion").
+COUNTED_WITHIN = 4
+_MONTH_WORDS = {m.lower() for m in MONTHS} | {m[:3].lower() for m in MONTHS}
+
+
+def _counted(words: Sequence[str], i: int) -> str | None:
+    """The stem of what the figure at ``words[i]`` counts: the first content word after it,
+    past its scale and unit ("over USD 700 billion of trade" -> "trade"); ``None`` for a
+    date, a year or a figure that ends its sentence."""
+    if (i > 0 and words[i - 1] in _MONTH_WORDS) or re.fullmatch(r"(?:19|20)\d\d", words[i]):
+        return None
+    for w in words[i + 1 : i + 1 + COUNTED_WITHIN]:
+        if w in _MONTH_WORDS or w[0].isdigit():
+            return None
+        if w in _SCALE or is_stopword(w):
+            continue
+        found = terms(w)
+        return found[0] if found else None
+    return None
+
+
+def counts_another_thing(claim: str, passages: Sequence[str], question: str = "") -> bool:
+    """Whether a figure of ``claim`` counts something that the passages or the question name,
+    but the passages never with it: "USD 700 billion of agricultural products" where they
+    have "USD 700 billion of trade" and the question asks about agricultural products (a
+    figure and a thing joined from two places). The passages' words within
+    ``COUNTED_WITHIN`` of the figure, either side, must have what the claim counts; a word
+    neither uses ("27 firms" of "27 companies") is left to the share of new words."""
+    said = _WORDS.findall(claim.lower())
+    known = set(terms(" ".join([*passages, question])))
+    for i, w in enumerate(said):
+        if not w[0].isdigit():
+            continue
+        counted = _counted(said, i)
+        if counted is None:
+            continue
+        near: set[str] = set()
+        for text in passages:
+            theirs = _WORDS.findall(text.lower())
+            for j, t in enumerate(theirs):
+                if t == w:
+                    window = theirs[max(0, j - COUNTED_WITHIN) : j + 1 + COUNTED_WITHIN]
+                    near.update(terms(" ".join(window)))
+        if near and counted in known and counted not in near:
+            return True
+    return False
+
+
 def denials(text: str) -> int:
     """How many words of denial ``text`` has ("not", "n't", "never", "refused" ...)."""
     return sum(w in NEGATIONS or w.endswith(("n't", "n’t")) for w in _WORDS.findall(text.lower()))
@@ -326,14 +377,14 @@ class Grounding:
         if question and is_bare_answer(claim):
             stated = as_statement(question, claim)
             if stated != claim:
-                v = self._judge(stated, named)
+                v = self._judge(stated, named, question)
                 have = {t for s in v.backing for t in terms(s.text)}
                 return replace(
                     v, novel=self.novel(claim), answer_unbacked=not set(terms(claim)) <= have
                 )
-        return self._judge(claim, named)
+        return self._judge(claim, named, question)
 
-    def _judge(self, claim: str, named: Sequence[int]) -> Verdict:
+    def _judge(self, claim: str, named: Sequence[int], question: str) -> Verdict:
         support = self.scorer.support(claim, [s.text for s in self.sentences])
         backing: list[tuple[float, Sentence]] = []
         for n in dict.fromkeys(named):
@@ -357,7 +408,11 @@ class Grounding:
         if extra is not None:
             backing.append((float(support[self.sentences.index(extra)]), extra))
             stated |= figures(_as_shown(extra.passage))
-        unstated = claimed - stated or number_words(claim) - self._number_words
+        unstated = (
+            claimed - stated
+            or number_words(claim) - self._number_words
+            or counts_another_thing(claim, [p.text for p in self.passages], question)
+        )
         return Verdict(
             backing=tuple(s for _, s in backing),
             support=backing[0][0],

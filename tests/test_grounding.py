@@ -113,6 +113,27 @@ def test_a_figure_from_another_sentence_is_cited_there_and_a_figure_none_states_
     assert gate.judge(f"We share over USD 900 billion {rest}").unstated_numbers
 
 
+def test_a_figure_counts_what_the_passages_count_with_it() -> None:
+    from rag.grounding import counts_another_thing
+
+    passages = [
+        "We share over USD 700 billion of trade, Raimondo said in Beijing on August 28.",
+        "She hopes to sell more agricultural products.",
+    ]
+    joined = "The US exports over USD 700 billion of agricultural products."
+    assert counts_another_thing(joined, passages)
+    assert not counts_another_thing("The two countries share USD 700 billion of trade.", passages)
+    assert not counts_another_thing("They share 700 billion dollars of trade.", passages)
+    # A word neither the passages nor the question use is left to the share of new words.
+    assert not counts_another_thing("They share 700 billion of commerce.", passages)
+    # The thing counted may come from the question the model was asked.
+    wheat = "It sells 700 billion of wheat."
+    assert counts_another_thing(wheat, passages, question="How much wheat does it sell?")
+    assert not counts_another_thing(wheat, passages)
+    # A date counts nothing.
+    assert not counts_another_thing("On August 28 agricultural talks began.", passages)
+
+
 def test_a_quotation_is_the_passages_own_words(assistant) -> None:  # type: ignore[no-untyped-def]
     from eval.grounding import ARTICLES
     from rag.grounding import Grounding, quotations
