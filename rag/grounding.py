@@ -271,8 +271,14 @@ def _plain(text: str) -> str:
 
 
 def quotations(claim: str) -> list[str]:
-    """The words ``claim`` puts in double quotation marks, each as ``_plain`` gives it."""
-    return [q for q in map(_plain, _QUOTED.findall(claim)) if q]
+    """The words ``claim`` puts in double quotation marks, each as ``_plain`` gives it; a
+    quotation left open runs to the claim's end ('"US President Joe Biden's executive order
+    on foreign' is a quotation too, cut off)."""
+    quoted = _QUOTED.findall(claim)
+    marks = [m.start() for m in re.finditer(r"[\"“”]", claim)]
+    if len(marks) % 2:
+        quoted.append(claim[marks[-1] + 1 :])
+    return [q for q in map(_plain, quoted) if q]
 
 
 def number_words(text: str) -> set[str]:

@@ -151,6 +151,10 @@ def test_a_quotation_is_the_passages_own_words(assistant) -> None:  # type: igno
     # "profound" is no quotation of "profoundly important", nor "harmless" of "benign".
     assert gate.judge(f'{said} "benign" or "profound."').misquotes
     assert not gate.judge(f'{said} "harmless."').supported
+    # A quotation left open runs to the end: the passages quote "benign", not "benign or".
+    assert quotations(f'{said} "benign or') == ["benign or"]
+    assert gate.judge(f'{said} "benign or').misquotes
+    assert not gate.judge(f'{said} "benign').misquotes
 
 
 @pytest.mark.parametrize(
