@@ -387,7 +387,10 @@ class LLMAnswerer:
         cited = extractive.citations[short.n - 1]
         for s in sentences:
             if s.passage.article_id == cited.article_id and s.start <= short.start < s.end:
-                return "" if gate.cites(s) else gate.quote(s)
+                # Shown even where a claim already cites it: that claim took other words of
+                # it ("Yellen visited China" of "... visits by Blinken, Yellen and Kerry", for
+                # "Who else visited?"), and the answer is still unsaid.
+                return gate.quote(s)
         return ""
 
     def _sentence_for(

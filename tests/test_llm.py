@@ -242,6 +242,19 @@ def test_a_reply_that_never_states_the_short_answer_gets_the_sentence_that_does(
     assert article is not None and article.text[quoted.start : quoted.end] == quoted.quote
 
 
+def test_the_sentence_that_states_the_short_answer_is_shown_though_a_claim_cites_it(
+    qa: Assistant, server: LLMServer
+) -> None:
+    # The claim is backed by the sentence that holds "700 billion", and cites it, but does
+    # not say how much: the sentence itself follows, under the same citation.
+    said = "Raimondo said in Beijing that the two countries share trade"
+    server.state.default = citing("700 billion", said)
+    answer = qa.ask("How much trade do the US and China share?")
+    assert answer.mode == "llm" and answer.text.startswith(said)
+    assert "700 billion" in answer.text and len(answer.citations) == 1
+    assert answer.text.count("[1]") == 2
+
+
 def test_a_bare_name_is_judged_as_the_answer_to_its_question(
     qa: Assistant, server: LLMServer
 ) -> None:
