@@ -36,6 +36,7 @@ _TOKEN = re.compile(
 )
 _YEAR = re.compile(r"^(?:1[5-9]\d\d|20\d\d)s?$")
 _QUOTES = frozenset("\"“”'‘’")
+_DOUBLE_QUOTES = frozenset('"“”')
 #: A news sentence's dateline: where and when the story was filed, not what it states.
 _DATELINE = re.compile(
     r"^(?:[A-Z][\w.'’-]*[ ,]*){1,4}[(\[][^)\]]{0,40}[)\]][^\n.!?:]{0,30}?\s*(?:--|—|–|-|:)"
@@ -223,12 +224,15 @@ def _spans(tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
     start and end on a word, and every clause between marks."""
     n = len(tokens.words)
     word = ~tokens.punct
+    # A span never cuts a quotation in half ('as “benign' of 'as “benign”'): the double
+    # quotation marks inside it pair up.
+    marks = np.cumsum([w in _DOUBLE_QUOTES for w in tokens.words]) if n else np.zeros(0)
     first, last = [], []
     for i in range(n):
         if not word[i]:
             continue
         for j in range(i, min(n, i + MOST_WORDS)):
-            if word[j]:
+            if word[j] and (marks[j] - marks[i]) % 2 == 0:
                 first.append(i)
                 last.append(j)
     # Clauses: runs of words between marks, longer than the word spans reach.
@@ -239,7 +243,7 @@ def _spans(tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
             i += 1
         while j >= i and not word[j]:
             j -= 1
-        if i <= j and j - i + 1 > MOST_WORDS:
+        if i <= j and j - i + 1 > MOST_WORDS and (marks[j] - marks[i]) % 2 == 0:
             first.append(i)
             last.append(j)
     if n and word.any():

@@ -74,6 +74,27 @@ def test_the_reader_chooses_the_asked_for_span(question: str, sentence: str, exp
     assert expected.split()[-1] in said and len(said.split()) <= len(expected.split()) + 2, said
 
 
+def test_a_short_answer_never_cuts_a_quotation_in_half() -> None:
+    from rag.reader import candidates
+
+    sentence = (
+        "National Security Advisor Jake Sullivan has called export controls the “new strategic "
+        "asset” for imposing “costs on adversaries” and keeping the US ahead, but China has "
+        "condemned them."
+    )
+    question = "What did Jake Sullivan call export controls?"
+    found = read(question, question, [sentence])
+    assert found is not None
+    # Before, the reader chose 'the “new strategic asset' (its opening mark, not its closing).
+    assert sentence[found.start : found.end] == "new strategic asset"
+    every = candidates(question, question, [sentence], read=False)
+    spans = [sentence[a:b] for a, b in zip(every.starts, every.ends, strict=True)]
+    assert "new strategic asset" in spans and "costs on adversaries" in spans
+    whole = sentence.rstrip(".")
+    cut = [s for s in spans if s != whole and sum(map(s.count, '“”"')) % 2]
+    assert cut == []
+
+
 def test_the_reader_prefers_a_span_that_holds_the_likely_ones() -> None:
     """Minimum Bayes risk: three one-word spans of equal score inside one phrase lose to the
     phrase that holds them all, which scores less but overlaps each."""
