@@ -218,15 +218,15 @@ def _counted(words: Sequence[str], i: int) -> str | None:
     return None
 
 
-def counts_another_thing(claim: str, passages: Sequence[str], question: str = "") -> bool:
-    """Whether a figure of ``claim`` counts something that the passages or the question name,
-    but the passages never with it: "USD 700 billion of agricultural products" where they
-    have "USD 700 billion of trade" and the question asks about agricultural products (a
-    figure and a thing joined from two places). The passages' words within
-    ``COUNTED_WITHIN`` of the figure, either side, must have what the claim counts; a word
-    neither uses ("27 firms" of "27 companies") is left to the share of new words."""
+def counts_another_thing(claim: str, passages: Sequence[str], known: set[str]) -> bool:
+    """Whether a figure of ``claim`` counts something that the passages or the question name
+    (``known``: their terms), but the passages never with it: "USD 700 billion of
+    agricultural products" where they have "USD 700 billion of trade" and the question asks
+    about agricultural products (a figure and a thing joined from two places). The passages'
+    words within ``COUNTED_WITHIN`` of the figure, either side, must have what the claim
+    counts; a word neither uses ("27 firms" of "27 companies") is left to the share of new
+    words."""
     said = _WORDS.findall(claim.lower())
-    known = set(terms(" ".join([*passages, question])))
     for i, w in enumerate(said):
         if not w[0].isdigit():
             continue
@@ -417,7 +417,9 @@ class Grounding:
         unstated = (
             claimed - stated
             or number_words(claim) - self._number_words
-            or counts_another_thing(claim, [p.text for p in self.passages], question)
+            or counts_another_thing(
+                claim, [p.text for p in self.passages], self._words | set(terms(question))
+            )
         )
         return Verdict(
             backing=tuple(s for _, s in backing),
