@@ -15,7 +15,7 @@ real small model (SmolLM2-135M), each labelled supported or not.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -173,9 +173,10 @@ def as_statement(question: str, answer: str) -> str:
     if opening is None:
         return answer
     words = asked[opening.end() :].split()
+    answer = answer.strip().rstrip(".")
     if words and words[0].lower() in ("do", "does", "did"):
         # "Who did Raimondo meet?" asks for the verb's object: "... meet Wang Wentao".
-        return " ".join([*words, answer.strip().rstrip(".")])
+        return " ".join([*words, answer])
     # The noun the question word asks for stays before the answer: a title ("Treasury
     # Secretary") is a role the answer is given, a common noun the kind of thing it is.
     n = 0
@@ -183,7 +184,7 @@ def as_statement(question: str, answer: str) -> str:
         n += 1
     if n == 0 and words and words[0].lower() not in AUXILIARIES:
         n = 1
-    return " ".join([*words[:n], answer.strip().rstrip("."), *words[n:]])
+    return " ".join([*words[:n], answer, *words[n:]])
 
 
 def figures(text: str) -> set[str]:
@@ -218,29 +219,30 @@ def _counted(words: Sequence[str], i: int) -> str | None:
     return None
 
 
-def counts_another_thing(claim: str, passages: Sequence[str], known: set[str]) -> bool:
-    """Whether a figure of ``claim`` counts something that the passages or the question name
-    (``known``: their terms), but the passages never with it: "USD 700 billion of
-    agricultural products" where they have "USD 700 billion of trade" and the question asks
-    about agricultural products (a figure and a thing joined from two places). The passages'
-    words within ``COUNTED_WITHIN`` of the figure, either side, must have what the claim
-    counts; a word neither uses ("27 firms" of "27 companies") is left to the share of new
-    words."""
+def counts_another_thing(
+    claim: str, passages: Sequence[Sequence[str]], known: Set[str], asked: Set[str] = frozenset()
+) -> bool:
+    """Whether a figure of ``claim`` counts something that the passages (``known``: their
+    terms) or the question (``asked``) name, but the passages (``passages``: each one's
+    lower-cased words) never with it: "USD 700 billion of agricultural products" where they
+    have "USD 700 billion of trade" and the question asks about agricultural products (a
+    figure and a thing joined from two places). The passages' words within
+    ``COUNTED_WITHIN`` of the figure, either side, must have what the claim counts; a word
+    neither uses ("27 firms" of "27 companies") is left to the share of new words."""
     said = _WORDS.findall(claim.lower())
     for i, w in enumerate(said):
         if not w[0].isdigit():
             continue
         counted = _counted(said, i)
-        if counted is None:
+        if counted is None or (counted not in known and counted not in asked):
             continue
         near: set[str] = set()
-        for text in passages:
-            theirs = _WORDS.findall(text.lower())
+        for theirs in passages:
             for j, t in enumerate(theirs):
                 if t == w:
                     window = theirs[max(0, j - COUNTED_WITHIN) : j + 1 + COUNTED_WITHIN]
                     near.update(terms(" ".join(window)))
-        if near and counted in known and counted not in near:
+        if near and counted not in near:
             return True
     return False
 
@@ -361,6 +363,7 @@ class Grounding:
         self._number_words = number_words(everything)
         self._roles = known_roles(_as_shown(p) for p in self.passages)
         self._shown = f" {_plain(everything)} "
+        self._passage_words = [_WORDS.findall(p.text.lower()) for p in self.passages]
 
     def novel(self, claim: str) -> float:
         """Share of ``claim``'s rare-word weight in words no passage uses."""
@@ -417,8 +420,11 @@ class Grounding:
         unstated = (
             claimed - stated
             or number_words(claim) - self._number_words
-            or counts_another_thing(
-                claim, [p.text for p in self.passages], self._words | set(terms(question))
+            or (
+                bool(claimed)
+                and counts_another_thing(
+                    claim, self._passage_words, self._words, set(terms(question))
+                )
             )
         )
         return Verdict(

@@ -226,7 +226,7 @@ def _spans(tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
     word = ~tokens.punct
     # A span never cuts a quotation in half ('as “benign' of 'as “benign”'): the double
     # quotation marks inside it pair up.
-    marks = np.cumsum([w in _DOUBLE_QUOTES for w in tokens.words]) if n else np.zeros(0)
+    marks = np.cumsum([w in _DOUBLE_QUOTES for w in tokens.words])
     first, last = [], []
     for i in range(n):
         if not word[i]:
